@@ -1,0 +1,2 @@
+//! Test hosts for pfring-rs live tests.
+#![deny(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Shared pieces of the PF_RING example tools: number formatting, stats printing, options.
+#![deny(unsafe_code)]

@@ -1,0 +1,138 @@
+//! The library's error type.
+//!
+//! One enum for the whole crate, with specific variants callers can branch on. PF_RING's
+//! numeric codes (`PF_RING_ERROR_*`, -1 .. -18) are only produced at the C boundary; see
+//! [`Error::pfring_code`] for the mapping.
+
+use std::io;
+
+/// A `Result` with [`Error`] as its error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `pfring`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A device name that the grammar (see [`crate::device`]) rejects.
+    #[error("invalid device name {spec:?}: {reason}")]
+    InvalidDevice {
+        /// The device string as given.
+        spec: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The named network interface does not exist (in this network namespace).
+    #[error("no such device {name:?}")]
+    #[doc(alias = "PF_RING_ERROR_NO_SUCH_DEVICE")]
+    NoSuchDevice {
+        /// The interface name.
+        name: String,
+    },
+    /// The caller lacks a privilege the operation needs.
+    #[error("permission denied: {op} needs {needs}")]
+    PermissionDenied {
+        /// What was attempted.
+        op: &'static str,
+        /// The capability (or access) it needs, e.g. `CAP_NET_RAW`.
+        needs: &'static str,
+    },
+    /// The operation exists in PF_RING but this backend cannot do it (yet, or ever).
+    #[error("{op} is not supported by the {backend} backend")]
+    #[doc(alias = "PF_RING_ERROR_NOT_SUPPORTED")]
+    NotSupported {
+        /// The operation.
+        op: &'static str,
+        /// The backend (device prefix) that refused it.
+        backend: &'static str,
+    },
+    /// `recv` and friends on a ring that was not enabled with [`crate::Ring::enable`].
+    #[error("the ring is not enabled (call enable() first)")]
+    #[doc(alias = "PF_RING_ERROR_RING_NOT_ENABLED")]
+    RingNotEnabled,
+    /// A setting that PF_RING only accepts before the ring is enabled.
+    #[error("{op} is refused once the ring is enabled")]
+    #[doc(alias = "PF_RING_ERROR_INVALID_STATUS")]
+    AlreadyEnabled {
+        /// The setting.
+        op: &'static str,
+    },
+    /// The ring's socket mode forbids this direction of traffic.
+    #[error("{op} is not allowed in socket mode {mode}")]
+    WrongSocketMode {
+        /// The operation.
+        op: &'static str,
+        /// The ring's mode.
+        mode: &'static str,
+    },
+    /// Quick mode: another ring already holds this device / queue exclusively.
+    #[error("device {device:?} is already opened in quick (exclusive) mode by another ring")]
+    DeviceBusy {
+        /// The device (and queue) that is taken.
+        device: String,
+    },
+    /// An argument outside its valid range.
+    #[error("invalid argument: {0}")]
+    #[doc(alias = "PF_RING_ERROR_INVALID_ARGUMENT")]
+    InvalidArgument(String),
+    /// The buffer passed to a copying receive is empty.
+    #[error("receive buffer is empty")]
+    EmptyBuffer,
+    /// A system call failed for a reason not covered by a more specific variant.
+    #[error(transparent)]
+    Syscall(#[from] SyscallError),
+}
+
+/// A failed system call: which one, and the OS error.
+#[derive(Debug, thiserror::Error)]
+#[error("`{call}` failed: {source}")]
+pub struct SyscallError {
+    /// The call (and option) that failed, e.g. `setsockopt(PACKET_RX_RING)`.
+    pub call: &'static str,
+    /// The OS error.
+    #[source]
+    pub source: io::Error,
+}
+
+impl SyscallError {
+    /// Captures `errno` for `call`.
+    pub(crate) fn last(call: &'static str) -> Self {
+        Self {
+            call,
+            source: io::Error::last_os_error(),
+        }
+    }
+}
+
+impl Error {
+    /// The PF_RING error code (`PF_RING_ERROR_*`) the C API returns for this error.
+    #[doc(alias = "PF_RING_ERROR_GENERIC")]
+    pub fn pfring_code(&self) -> i32 {
+        match self {
+            Error::InvalidDevice { .. } | Error::InvalidArgument(_) | Error::EmptyBuffer => -2,
+            Error::NoSuchDevice { .. } => -13,
+            Error::NotSupported { .. } => -7,
+            Error::RingNotEnabled => -12,
+            Error::AlreadyEnabled { .. } | Error::WrongSocketMode { .. } => -11,
+            Error::DeviceBusy { .. } | Error::PermissionDenied { .. } | Error::Syscall(_) => -1,
+        }
+    }
+
+    /// Turns an `EPERM`/`EACCES` from `call` into [`Error::PermissionDenied`] naming `needs`,
+    /// `ENODEV`/`ENXIO` into [`Error::NoSuchDevice`], and anything else into a
+    /// [`SyscallError`].
+    pub(crate) fn from_os(
+        call: &'static str,
+        err: io::Error,
+        op: &'static str,
+        needs: &'static str,
+        device: &str,
+    ) -> Self {
+        match err.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => Error::PermissionDenied { op, needs },
+            Some(libc::ENODEV) | Some(libc::ENXIO) => Error::NoSuchDevice {
+                name: device.to_owned(),
+            },
+            _ => Error::Syscall(SyscallError { call, source: err }),
+        }
+    }
+}
