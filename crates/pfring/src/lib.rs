@@ -19,8 +19,31 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod backend;
 pub mod device;
 pub mod error;
+pub mod packet;
+pub mod ring;
+mod sys;
 
 pub use device::DeviceSpec;
 pub use error::{Error, Result, SyscallError};
+pub use packet::{ExtendedHeader, OwnedPacket, Packet, PacketHeader, Timestamp};
+pub use ring::{
+    BreakHandle, Burst, Direction, Flags, Ring, RingBuilder, SharedRing, SocketMode, Stats,
+    VERSION_NUM, version,
+};
+
+/// Interfaces of the calling thread's network namespace, as `(ifindex, name)`.
+///
+/// # Errors
+/// `if_nameindex(3)` failure.
+#[doc(alias = "pfring_findalldevs")]
+pub fn find_all_devices() -> Result<Vec<(u32, String)>> {
+    sys::iface::list().map_err(|source| {
+        Error::Syscall(SyscallError {
+            call: "if_nameindex",
+            source,
+        })
+    })
+}

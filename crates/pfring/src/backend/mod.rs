@@ -1,0 +1,16 @@
+//! Backends: one per device-name module.
+//!
+//! # The contract each backend meets
+//! - `open(spec, device, config)` either returns a ready (not enabled) backend or a specific
+//!   [`crate::Error`]; it never falls back to another backend.
+//! - `enable` / `disable` start and stop delivery; nothing is delivered before `enable`.
+//! - receive hands out frames without copying; the slot is returned when the
+//!   [`crate::Packet`] (or [`crate::ring::Burst`]) that borrows it is dropped.
+//! - stats: `recv` counts packets handed to the application, `drop` counts packets the
+//!   backend lost because the application did not keep up (accumulated, never reset).
+//! - the selectable fd becomes readable when packets are queued.
+//!
+//! Modules without a backend yet (`xdp:`, `zc:`, `pcap:`, `multi:`, `userspace:`, `stack:`)
+//! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
+
+pub(crate) mod packet;

@@ -1,0 +1,429 @@
+//! The default module: an AF_PACKET socket with a TPACKET_V3 mmap'ed RX ring.
+//!
+//! PF_RING's `pf_ring.ko` socket maps onto this as follows:
+//! - the ring: `PACKET_RX_RING` (TPACKET_V3), blocks retired when full or after
+//!   [`RETIRE_TIMEOUT_MS`], so at high rates there is no system call per packet;
+//! - `enable_ring` / `disable_ring`: binding the socket to `ETH_P_ALL` / to protocol 0, which
+//!   hooks / unhooks it from the device (a disabled ring receives nothing);
+//! - direction, `ethX@Y` queue binding, `ethX.V` VLAN binding and the caplen: one classic BPF
+//!   program attached with `SO_ATTACH_FILTER` (it reads `SKF_AD_PKTTYPE`, `SKF_AD_QUEUE` and
+//!   `SKF_AD_VLAN_TAG`, and returns the caplen so the kernel copies no more than that);
+//! - promiscuous mode: `PACKET_ADD_MEMBERSHIP` with `PACKET_MR_PROMISC` (reference counted by
+//!   the kernel and dropped when the socket closes);
+//! - stats: `PACKET_STATISTICS` (reset on each read, so accumulated here);
+//! - quick mode: an exclusive `flock` per (namespace, interface, queue) under the runtime dir.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+
+use crate::device::{ChannelMask, Interfaces, PacketDevice};
+use crate::error::{Error, Result, SyscallError};
+use crate::ring::{Direction, RingConfig};
+use crate::sys::iface::{self, ExclusiveLock};
+use crate::sys::socket::{PacketSocket, SockFilter, TpacketReq3, opt};
+use crate::sys::tpacket::{RxRing, frame_size_for};
+
+/// Block retire timeout: the longest a partially filled block waits before user space sees it.
+pub const RETIRE_TIMEOUT_MS: u32 = 4;
+
+/// `ETH_P_ALL`.
+const ETH_P_ALL: u16 = 0x0003;
+
+/// `PACKET_OUTGOING` (sll_pkttype of frames this host sends).
+pub const PACKET_OUTGOING: u8 = 4;
+
+/// The AF_PACKET backend state.
+#[derive(Debug)]
+pub(crate) struct PacketBackend {
+    pub(crate) sock: PacketSocket,
+    pub(crate) rx: RxRing,
+    pub(crate) ifindex: i32,
+    pub(crate) ifname: Option<String>,
+    pub(crate) vlan: Option<u16>,
+    pub(crate) channels: ChannelMask,
+    pub(crate) kernel_drops: u64,
+    pub(crate) kernel_seen: u64,
+    _locks: Vec<ExclusiveLock>,
+}
+
+fn sys_err(call: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Syscall(SyscallError { call, source })
+}
+
+/// Geometry of the RX ring for `slots` frames of `caplen` bytes (or `ring_bytes` in total).
+pub(crate) fn ring_geometry(caplen: u32, slots: u32, ring_bytes: Option<usize>) -> TpacketReq3 {
+    const PAGE: usize = 4096;
+    let frame = frame_size_for(caplen as usize, 0).max(PAGE / 8);
+    let total = ring_bytes
+        .unwrap_or(frame * slots.max(2) as usize)
+        .max(2 * PAGE);
+    // Blocks of 1 MiB for big rings, smaller for small rings so that a ring always has at
+    // least 8 blocks (and so room to keep receiving while user space reads one).
+    let mut block = (1usize << 20).min((total / 8).next_power_of_two().max(PAGE));
+    while block < frame + 64 {
+        block *= 2;
+    }
+    let block_nr = total.div_ceil(block).max(2);
+    let frame_size = frame.next_power_of_two().min(block);
+    TpacketReq3 {
+        tp_block_size: block as u32,
+        tp_block_nr: block_nr as u32,
+        tp_frame_size: frame_size as u32,
+        tp_frame_nr: ((block / frame_size) * block_nr) as u32,
+        tp_retire_blk_tov: RETIRE_TIMEOUT_MS,
+        tp_sizeof_priv: 0,
+        tp_feature_req_word: 0,
+    }
+}
+
+/// The runtime directory for locks and registries: `/run/pfring` when writable, else
+/// `$XDG_RUNTIME_DIR/pfring`, else the temp dir.
+pub(crate) fn runtime_dir() -> PathBuf {
+    let candidates = [
+        Some(PathBuf::from("/run/pfring")),
+        std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("pfring")),
+        Some(std::env::temp_dir().join("pfring")),
+    ];
+    for dir in candidates.into_iter().flatten() {
+        if std::fs::create_dir_all(&dir).is_ok() {
+            let probe = dir.join(".probe");
+            if std::fs::write(&probe, b"").is_ok() {
+                return dir;
+            }
+        }
+    }
+    std::env::temp_dir()
+}
+
+impl PacketBackend {
+    pub(crate) fn open(spec: &str, dev: &PacketDevice, cfg: &RingConfig) -> Result<Self> {
+        let (ifindex, ifname, vlan) = match &dev.interfaces {
+            Interfaces::Any => (0, None, None),
+            Interfaces::None => (0, None, None),
+            Interfaces::List(list) if list.len() == 1 => {
+                let itf = &list[0];
+                let name = itf.name.as_str();
+                let idx = iface::ifindex(name).map_err(|e| {
+                    Error::from_os("if_nametoindex", e, "open", "CAP_NET_RAW", name)
+                })?;
+                (idx, Some(name.to_owned()), itf.vlan)
+            }
+            Interfaces::List(_) => {
+                return Err(Error::NotSupported {
+                    op: "binding one ring to several devices (eth0,eth1)",
+                    backend: "packet",
+                });
+            }
+        };
+        let sock = PacketSocket::new(0).map_err(|e| {
+            Error::from_os(
+                "socket(AF_PACKET)",
+                e,
+                "opening an AF_PACKET socket",
+                "CAP_NET_RAW",
+                spec,
+            )
+        })?;
+        sock.set_version(opt::TPACKET_V3)
+            .map_err(sys_err("setsockopt(PACKET_VERSION)"))?;
+        let req = ring_geometry(cfg.caplen, cfg.slots, cfg.ring_bytes);
+        let rx = RxRing::new(&sock, &req).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOMEM) {
+                Error::InvalidArgument(format!(
+                    "cannot allocate a {} MiB ring: {e}",
+                    req.tp_block_size as usize * req.tp_block_nr as usize >> 20
+                ))
+            } else {
+                Error::Syscall(SyscallError {
+                    call: "setsockopt(PACKET_RX_RING)/mmap",
+                    source: e,
+                })
+            }
+        })?;
+        let mut locks = Vec::new();
+        if cfg.quick_mode {
+            let ns = iface::netns_inode();
+            let dir = runtime_dir();
+            let nch = ifname
+                .as_deref()
+                .map_or(1, |n| iface::rx_channels(n).unwrap_or(1));
+            for q in 0..nch.min(64) {
+                if !dev.channels.contains(q) {
+                    continue;
+                }
+                let path = dir.join(format!("quick-{ns}-{ifindex}-{q}.lock"));
+                match ExclusiveLock::try_acquire(&path) {
+                    Ok(Some(l)) => locks.push(l),
+                    Ok(None) => {
+                        return Err(Error::DeviceBusy {
+                            device: format!("{spec} (queue {q})"),
+                        });
+                    }
+                    Err(e) => {
+                        return Err(Error::Syscall(SyscallError {
+                            call: "flock(quick mode lock)",
+                            source: e,
+                        }));
+                    }
+                }
+            }
+        }
+        let backend = PacketBackend {
+            sock,
+            rx,
+            ifindex,
+            ifname,
+            vlan,
+            channels: dev.channels,
+            kernel_drops: 0,
+            kernel_seen: 0,
+            _locks: locks,
+        };
+        backend.apply_filter(cfg)?;
+        if cfg.promisc && ifindex != 0 {
+            backend.sock.set_promisc(ifindex, true).map_err(|e| {
+                Error::from_os(
+                    "setsockopt(PACKET_ADD_MEMBERSHIP)",
+                    e,
+                    "promiscuous mode",
+                    "CAP_NET_RAW",
+                    spec,
+                )
+            })?;
+        }
+        Ok(backend)
+    }
+
+    /// (Re)attaches the binding program for the current direction, VLAN, queues and caplen.
+    pub(crate) fn apply_filter(&self, cfg: &RingConfig) -> Result<()> {
+        self.sock
+            .set_ignore_outgoing(cfg.direction == Direction::RxOnly)
+            .or_else(|e| {
+                // Kernels before 4.20 lack the option; the filter below still decides.
+                if e.raw_os_error() == Some(libc::ENOPROTOOPT) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(sys_err("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
+        let prog = binding_program(cfg.direction, self.vlan, self.channels, cfg.caplen);
+        self.sock
+            .attach_filter(&prog)
+            .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
+    }
+
+    /// Hooks the socket into the device.
+    pub(crate) fn enable(&mut self) -> Result<()> {
+        self.sock
+            .bind(self.ifindex, ETH_P_ALL)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENETDOWN) => Error::InvalidArgument(format!(
+                    "device {} is down",
+                    self.ifname.as_deref().unwrap_or("?")
+                )),
+                _ => Error::Syscall(SyscallError {
+                    call: "bind(AF_PACKET)",
+                    source: e,
+                }),
+            })
+    }
+
+    /// Unhooks the socket; frames already queued stay readable until the ring is re-enabled.
+    pub(crate) fn disable(&mut self) -> Result<()> {
+        self.sock
+            .bind(self.ifindex, 0)
+            .map_err(sys_err("bind(AF_PACKET, 0)"))
+    }
+
+    /// Folds the kernel's (resetting) counters into the accumulated ones.
+    pub(crate) fn update_stats(&mut self) -> Result<()> {
+        let st = self
+            .sock
+            .statistics()
+            .map_err(sys_err("getsockopt(PACKET_STATISTICS)"))?;
+        self.kernel_drops += u64::from(st.tp_drops);
+        self.kernel_seen += u64::from(st.tp_packets);
+        Ok(())
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+// Classic BPF opcodes used by the binding program.
+const LD_W_ABS: u16 = 0x20;
+const JEQ_K: u16 = 0x15;
+const JA: u16 = 0x05;
+const AND_K: u16 = 0x54;
+const RET_K: u16 = 0x06;
+const SKF_AD_OFF: u32 = (-0x1000i32) as u32;
+const SKF_AD_PKTTYPE: u32 = 4;
+const SKF_AD_QUEUE: u32 = 24;
+const SKF_AD_VLAN_TAG: u32 = 44;
+const SKF_AD_VLAN_TAG_PRESENT: u32 = 48;
+
+/// The value `SKF_AD_QUEUE` (skb->queue_mapping) reads for a frame received on RX queue `ch`:
+/// drivers record `queue + 1` (`skb_record_rx_queue`).
+pub const fn queue_mapping_for(ch: u32) -> u32 {
+    ch + 1
+}
+
+/// Builds the classic BPF program that implements direction, VLAN and queue binding and
+/// truncates accepted frames to `caplen`.
+pub(crate) fn binding_program(
+    direction: Direction,
+    vlan: Option<u16>,
+    channels: ChannelMask,
+    caplen: u32,
+) -> Vec<SockFilter> {
+    // Each check: a load (and optional mask), then a set of accepted values.
+    let mut checks: Vec<(u32, Option<u32>, Vec<u32>, bool)> = Vec::new();
+    match direction {
+        Direction::RxAndTx => {}
+        // For rx only: accept anything but PACKET_OUTGOING (negated check).
+        Direction::RxOnly => {
+            checks.push((SKF_AD_PKTTYPE, None, vec![u32::from(PACKET_OUTGOING)], true))
+        }
+        Direction::TxOnly => checks.push((
+            SKF_AD_PKTTYPE,
+            None,
+            vec![u32::from(PACKET_OUTGOING)],
+            false,
+        )),
+    }
+    if let Some(v) = vlan {
+        checks.push((SKF_AD_VLAN_TAG_PRESENT, None, vec![1], false));
+        checks.push((SKF_AD_VLAN_TAG, Some(0x0fff), vec![u32::from(v)], false));
+    }
+    if !channels.is_all() {
+        checks.push((
+            SKF_AD_QUEUE,
+            None,
+            channels.iter().map(queue_mapping_for).collect(),
+            false,
+        ));
+    }
+    let mut prog: Vec<SockFilter> = Vec::new();
+    // Jumps to "reject" are patched at the end (JA with a 32-bit offset).
+    let mut to_reject: Vec<usize> = Vec::new();
+    let ins = |code, jt, jf, k| SockFilter { code, jt, jf, k };
+    for (field, mask, values, negate) in checks {
+        prog.push(ins(LD_W_ABS, 0, 0, SKF_AD_OFF + field));
+        if let Some(m) = mask {
+            prog.push(ins(AND_K, 0, 0, m));
+        }
+        if negate {
+            // value matches -> reject; otherwise fall through to the next check.
+            for v in values {
+                prog.push(ins(JEQ_K, 0, 1, v));
+                to_reject.push(prog.len());
+                prog.push(ins(JA, 0, 0, 0));
+            }
+        } else {
+            let n = values.len();
+            for (i, v) in values.into_iter().enumerate() {
+                // Match: skip the remaining compares and the reject jump.
+                let skip = (n - 1 - i + 1) as u8;
+                prog.push(ins(JEQ_K, skip, 0, v));
+            }
+            to_reject.push(prog.len());
+            prog.push(ins(JA, 0, 0, 0));
+        }
+    }
+    prog.push(ins(RET_K, 0, 0, caplen.max(1)));
+    let reject = prog.len();
+    prog.push(ins(RET_K, 0, 0, 0));
+    for at in to_reject {
+        prog[at].k = (reject - at - 1) as u32;
+    }
+    prog
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny interpreter for the few opcodes the binding program uses.
+    fn run(prog: &[SockFilter], pkttype: u32, vlan: Option<u32>, queue: u32) -> u32 {
+        let mut a = 0u32;
+        let mut pc = 0usize;
+        for _ in 0..prog.len() {
+            let i = prog[pc];
+            pc += 1;
+            match i.code {
+                LD_W_ABS => {
+                    a = match i.k.wrapping_sub(SKF_AD_OFF) {
+                        SKF_AD_PKTTYPE => pkttype,
+                        SKF_AD_QUEUE => queue,
+                        SKF_AD_VLAN_TAG => vlan.unwrap_or(0),
+                        SKF_AD_VLAN_TAG_PRESENT => u32::from(vlan.is_some()),
+                        _ => panic!("unexpected load"),
+                    }
+                }
+                AND_K => a &= i.k,
+                JEQ_K => pc += usize::from(if a == i.k { i.jt } else { i.jf }),
+                JA => pc += i.k as usize,
+                RET_K => return i.k,
+                _ => panic!("unexpected opcode"),
+            }
+        }
+        panic!("fell off the program");
+    }
+
+    #[test]
+    fn no_binding_only_truncates() {
+        let p = binding_program(Direction::RxAndTx, None, ChannelMask::ALL, 128);
+        assert_eq!(p.len(), 2);
+        assert_eq!(run(&p, 0, None, 0), 128);
+        assert_eq!(run(&p, 4, None, 0), 128);
+    }
+
+    #[test]
+    fn direction() {
+        let rx = binding_program(Direction::RxOnly, None, ChannelMask::ALL, 100);
+        assert_eq!(run(&rx, 0, None, 0), 100);
+        assert_eq!(run(&rx, 3, None, 0), 100);
+        assert_eq!(run(&rx, 4, None, 0), 0);
+        let tx = binding_program(Direction::TxOnly, None, ChannelMask::ALL, 100);
+        assert_eq!(run(&tx, 0, None, 0), 0);
+        assert_eq!(run(&tx, 4, None, 0), 100);
+    }
+
+    #[test]
+    fn vlan_and_queues() {
+        let p = binding_program(Direction::RxAndTx, Some(100), ChannelMask(0b1010), 64);
+        assert_eq!(run(&p, 0, Some(100), queue_mapping_for(1)), 64);
+        assert_eq!(run(&p, 0, Some(0x2000 | 100), queue_mapping_for(3)), 64);
+        assert_eq!(run(&p, 0, Some(100), queue_mapping_for(2)), 0);
+        assert_eq!(run(&p, 0, Some(101), queue_mapping_for(1)), 0);
+        assert_eq!(run(&p, 0, None, queue_mapping_for(1)), 0);
+        let all = binding_program(Direction::RxOnly, Some(7), ChannelMask(u64::MAX >> 1), 64);
+        assert_eq!(run(&all, 0, Some(7), queue_mapping_for(62)), 64);
+        assert_eq!(run(&all, 4, Some(7), queue_mapping_for(62)), 0);
+    }
+
+    #[test]
+    fn geometry_is_valid() {
+        for (caplen, slots, bytes) in [
+            (1536u32, 4096u32, None),
+            (128, 4096, None),
+            (65535, 16, None),
+            (1536, 4096, Some(64 << 20)),
+            (60, 32, None),
+        ] {
+            let r = ring_geometry(caplen, slots, bytes);
+            assert_eq!(r.tp_block_size % 4096, 0, "{r:?}");
+            assert!(r.tp_block_size as usize >= frame_size_for(caplen as usize, 0));
+            assert_eq!(
+                r.tp_frame_nr,
+                r.tp_block_size / r.tp_frame_size * r.tp_block_nr,
+                "{r:?}"
+            );
+            if let Some(b) = bytes {
+                assert!(r.tp_block_size as usize * r.tp_block_nr as usize >= b);
+            }
+        }
+    }
+}

@@ -1,0 +1,1022 @@
+//! The public handle: [`RingBuilder`] → [`Ring`].
+//!
+//! A ring is opened on a device ([`crate::device`]), configured, then enabled; it delivers
+//! nothing until [`Ring::enable`] (as in PF_RING, where `pfring_recv` on a disabled ring
+//! returns `PF_RING_ERROR_RING_NOT_ENABLED`).
+//!
+//! ```no_run
+//! use pfring::{Ring, RingBuilder};
+//!
+//! let mut ring = RingBuilder::new("eth0").caplen(128).promisc(true).open()?;
+//! ring.enable()?;
+//! while let Some(pkt) = ring.recv(true)? {
+//!     println!("{} bytes at {}", pkt.header().len, pkt.header().ts);
+//! }
+//! # Ok::<(), pfring::Error>(())
+//! ```
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result, SyscallError};
+use crate::packet::{
+    ExtendedHeader, PKT_FLAGS_VLAN_HWACCEL, Packet, PacketHeader, Source, Timestamp,
+};
+use crate::sys::iface;
+use crate::sys::signal::{self, Breaker};
+use crate::sys::socket::poll_in;
+use crate::sys::tpacket::RawFrame;
+
+/// PF_RING API level this library implements (`RING_VERSION_NUM` of 5.4.0, `0x00MMmmpp`).
+#[doc(alias = "RING_VERSION_NUM")]
+pub const VERSION_NUM: u32 = 0x050400;
+
+/// Largest caplen accepted (`MAX_CAPLEN`).
+pub const MAX_CAPLEN: u32 = 65535;
+
+/// Default number of slots (`min_num_slots` module parameter).
+pub const DEFAULT_SLOTS: u32 = 4096;
+
+/// Default poll duration for blocking receives (`DEFAULT_POLL_DURATION`).
+pub const DEFAULT_POLL_DURATION: Duration = Duration::from_millis(500);
+
+/// The library version: PF_RING API level and this crate's version.
+#[doc(alias = "pfring_version_noring")]
+pub fn version() -> (u32, &'static str) {
+    (VERSION_NUM, env!("CARGO_PKG_VERSION"))
+}
+
+/// `v.M.m.p` as PF_RING's tools print a version number.
+pub fn format_version(v: u32) -> String {
+    format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff)
+}
+
+/// `pfring_open` flags (`PF_RING_*`), with PF_RING's bit values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flags(pub u32);
+
+impl Flags {
+    /// `PF_RING_REENTRANT`: the handle is used from several threads (see [`SharedRing`]).
+    pub const REENTRANT: Flags = Flags(1 << 1);
+    /// `PF_RING_LONG_HEADER`: fill the long header (parsed fields) for each packet.
+    pub const LONG_HEADER: Flags = Flags(1 << 2);
+    /// `PF_RING_PROMISC`: put the device in promiscuous mode.
+    pub const PROMISC: Flags = Flags(1 << 3);
+    /// `PF_RING_TIMESTAMP`: timestamps are always taken here; accepted for compatibility.
+    pub const TIMESTAMP: Flags = Flags(1 << 4);
+
+    /// Whether every bit of `other` is set.
+    pub fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+/// Which frames a ring captures (`packet_direction`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[doc(alias = "packet_direction")]
+pub enum Direction {
+    /// Received and transmitted frames (`rx_and_tx_direction` = 0), the default.
+    #[default]
+    RxAndTx,
+    /// Received frames only (`rx_only_direction` = 1).
+    RxOnly,
+    /// Transmitted frames only (`tx_only_direction` = 2).
+    TxOnly,
+}
+
+impl TryFrom<u32> for Direction {
+    type Error = Error;
+    fn try_from(v: u32) -> Result<Self> {
+        match v {
+            0 => Ok(Direction::RxAndTx),
+            1 => Ok(Direction::RxOnly),
+            2 => Ok(Direction::TxOnly),
+            _ => Err(Error::InvalidArgument(format!(
+                "direction {v} (0 = rx+tx, 1 = rx, 2 = tx)"
+            ))),
+        }
+    }
+}
+
+/// What a ring is used for (`socket_mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[doc(alias = "socket_mode")]
+pub enum SocketMode {
+    /// Send and receive (`send_and_recv_mode` = 0), the default.
+    #[default]
+    SendAndRecv,
+    /// Send only (`send_only_mode` = 1): receiving is refused.
+    SendOnly,
+    /// Receive only (`recv_only_mode` = 2).
+    RecvOnly,
+}
+
+impl SocketMode {
+    fn name(self) -> &'static str {
+        match self {
+            SocketMode::SendAndRecv => "send_and_recv",
+            SocketMode::SendOnly => "send_only",
+            SocketMode::RecvOnly => "recv_only",
+        }
+    }
+}
+
+/// Ring statistics (`pfring_stat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[doc(alias = "pfring_stat")]
+pub struct Stats {
+    /// Packets handed to the application.
+    pub recv: u64,
+    /// Packets the kernel dropped because the ring was full.
+    pub drop: u64,
+}
+
+/// Settings fixed at open time (PF_RING's module parameters and `pfring_open` arguments).
+#[derive(Clone, Debug)]
+pub(crate) struct RingConfig {
+    pub(crate) caplen: u32,
+    pub(crate) promisc: bool,
+    pub(crate) long_header: bool,
+    pub(crate) reentrant: bool,
+    pub(crate) slots: u32,
+    pub(crate) ring_bytes: Option<usize>,
+    pub(crate) quick_mode: bool,
+    pub(crate) direction: Direction,
+    pub(crate) mode: SocketMode,
+    pub(crate) watermark: u16,
+    pub(crate) poll_duration: Duration,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        RingConfig {
+            caplen: 1536,
+            promisc: false,
+            long_header: false,
+            reentrant: false,
+            slots: DEFAULT_SLOTS,
+            ring_bytes: None,
+            quick_mode: false,
+            direction: Direction::RxAndTx,
+            mode: SocketMode::SendAndRecv,
+            watermark: 1,
+            poll_duration: DEFAULT_POLL_DURATION,
+        }
+    }
+}
+
+/// Configures and opens a [`Ring`].
+#[derive(Clone, Debug)]
+pub struct RingBuilder {
+    device: String,
+    cfg: RingConfig,
+}
+
+impl RingBuilder {
+    /// A builder for `device` (any name of the [`crate::device`] grammar).
+    pub fn new(device: &str) -> Self {
+        RingBuilder {
+            device: device.to_owned(),
+            cfg: RingConfig::default(),
+        }
+    }
+
+    /// Bytes captured per packet (default 1536, at most [`MAX_CAPLEN`]); the wire length is
+    /// kept in the header.
+    pub fn caplen(mut self, caplen: u32) -> Self {
+        self.cfg.caplen = caplen;
+        self
+    }
+
+    /// Promiscuous mode (`PF_RING_PROMISC`).
+    pub fn promisc(mut self, on: bool) -> Self {
+        self.cfg.promisc = on;
+        self
+    }
+
+    /// Fill the long header (`PF_RING_LONG_HEADER`).
+    pub fn long_header(mut self, on: bool) -> Self {
+        self.cfg.long_header = on;
+        self
+    }
+
+    /// Mark the handle for use from several threads (`PF_RING_REENTRANT`); see
+    /// [`Ring::into_shared`].
+    pub fn reentrant(mut self, on: bool) -> Self {
+        self.cfg.reentrant = on;
+        self
+    }
+
+    /// Applies `pfring_open` flags.
+    pub fn flags(self, flags: Flags) -> Self {
+        self.promisc(flags.contains(Flags::PROMISC))
+            .long_header(flags.contains(Flags::LONG_HEADER))
+            .reentrant(flags.contains(Flags::REENTRANT))
+    }
+
+    /// Ring size in slots of `caplen` bytes (the `min_num_slots` module parameter; default 4096).
+    pub fn slots(mut self, slots: u32) -> Self {
+        self.cfg.slots = slots;
+        self
+    }
+
+    /// Ring size in bytes, overriding [`RingBuilder::slots`].
+    pub fn ring_bytes(mut self, bytes: usize) -> Self {
+        self.cfg.ring_bytes = Some(bytes);
+        self
+    }
+
+    /// Capture transmitted frames too (the `enable_tx_capture` module parameter, default on).
+    /// Off is the same as [`Direction::RxOnly`].
+    pub fn tx_capture(mut self, on: bool) -> Self {
+        self.cfg.direction = if on {
+            Direction::RxAndTx
+        } else {
+            Direction::RxOnly
+        };
+        self
+    }
+
+    /// Quick mode (the `quick_mode` module parameter): this ring holds the device (and queues)
+    /// exclusively; a second quick-mode open fails with [`Error::DeviceBusy`].
+    pub fn quick_mode(mut self, on: bool) -> Self {
+        self.cfg.quick_mode = on;
+        self
+    }
+
+    /// Initial direction.
+    pub fn direction(mut self, d: Direction) -> Self {
+        self.cfg.direction = d;
+        self
+    }
+
+    /// Initial socket mode.
+    pub fn socket_mode(mut self, m: SocketMode) -> Self {
+        self.cfg.mode = m;
+        self
+    }
+
+    /// Opens the ring (not yet enabled).
+    ///
+    /// # Errors
+    /// [`Error::InvalidDevice`] for a bad name, [`Error::NoSuchDevice`],
+    /// [`Error::PermissionDenied`] (naming `CAP_NET_RAW`), [`Error::NotSupported`] for modules
+    /// not built yet, [`Error::DeviceBusy`] in quick mode.
+    #[doc(alias = "pfring_open")]
+    pub fn open(self) -> Result<Ring> {
+        let spec: DeviceSpec = self.device.parse()?;
+        let mut cfg = self.cfg;
+        if cfg.caplen == 0 || cfg.caplen > MAX_CAPLEN {
+            return Err(Error::InvalidArgument(format!(
+                "caplen {} (must be 1..={MAX_CAPLEN})",
+                cfg.caplen
+            )));
+        }
+        cfg.caplen = cfg.caplen.min(MAX_CAPLEN);
+        let backend = match &spec {
+            DeviceSpec::Packet(dev) => {
+                Backend::Packet(PacketBackend::open(&self.device, dev, &cfg)?)
+            }
+            other => {
+                return Err(Error::NotSupported {
+                    op: "open",
+                    backend: other.module(),
+                });
+            }
+        };
+        Ok(Ring {
+            backend,
+            device: self.device,
+            spec,
+            cfg,
+            enabled: false,
+            app_name: None,
+            breaker: Arc::new(Breaker::new().map_err(|source| SyscallError {
+                call: "eventfd",
+                source,
+            })?),
+            recv_count: 0,
+        })
+    }
+}
+
+/// The backends behind a ring (closed set, so enum dispatch).
+#[derive(Debug)]
+enum Backend {
+    Packet(PacketBackend),
+}
+
+/// A handle that breaks a ring's blocking receive or loop from another thread.
+#[derive(Clone, Debug)]
+pub struct BreakHandle(Arc<Breaker>);
+
+impl BreakHandle {
+    /// Makes the ring's current (or next) blocking call return within a poll wake-up.
+    #[doc(alias = "pfring_breakloop")]
+    pub fn breakloop(&self) {
+        self.0.trigger();
+    }
+
+    /// Breaks the loop when one of `signals` arrives (e.g. `libc::SIGINT`, `libc::SIGTERM`).
+    /// The handler only sets a flag and writes an eventfd, so it is async-signal-safe.
+    ///
+    /// # Errors
+    /// `sigaction(2)` failure.
+    pub fn break_on_signals(&self, signals: &[i32]) -> Result<()> {
+        signal::break_on_signals(&self.0, signals).map_err(|source| {
+            Error::Syscall(SyscallError {
+                call: "sigaction",
+                source,
+            })
+        })
+    }
+
+    /// The last signal that broke a loop (0 = none).
+    pub fn last_signal() -> i32 {
+        signal::last_signal()
+    }
+}
+
+/// A capture ring bound to a device.
+#[derive(Debug)]
+#[doc(alias = "pfring")]
+pub struct Ring {
+    backend: Backend,
+    device: String,
+    spec: DeviceSpec,
+    cfg: RingConfig,
+    enabled: bool,
+    app_name: Option<String>,
+    breaker: Arc<Breaker>,
+    recv_count: u64,
+}
+
+impl Ring {
+    /// Opens `device` with PF_RING's arguments; same as
+    /// `RingBuilder::new(device).caplen(caplen).flags(flags).open()`.
+    ///
+    /// # Errors
+    /// As [`RingBuilder::open`].
+    #[doc(alias = "pfring_open")]
+    pub fn open(device: &str, caplen: u32, flags: Flags) -> Result<Ring> {
+        RingBuilder::new(device).caplen(caplen).flags(flags).open()
+    }
+
+    /// The device name as given.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// The parsed device name.
+    pub fn device_spec(&self) -> &DeviceSpec {
+        &self.spec
+    }
+
+    /// Starts delivering packets.
+    ///
+    /// # Errors
+    /// The device is down, or the socket cannot be bound.
+    #[doc(alias = "pfring_enable_ring")]
+    pub fn enable(&mut self) -> Result<()> {
+        if self.enabled {
+            return Ok(());
+        }
+        match &mut self.backend {
+            Backend::Packet(b) => b.enable()?,
+        }
+        self.enabled = true;
+        Ok(())
+    }
+
+    /// Stops delivering packets; `recv` then fails with [`Error::RingNotEnabled`].
+    ///
+    /// # Errors
+    /// The socket cannot be unbound.
+    #[doc(alias = "pfring_disable_ring")]
+    pub fn disable(&mut self) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        match &mut self.backend {
+            Backend::Packet(b) => {
+                b.disable()?;
+                b.update_stats()?;
+            }
+        }
+        self.enabled = false;
+        Ok(())
+    }
+
+    /// Whether the ring is enabled.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn check_recv(&self) -> Result<()> {
+        if !self.enabled {
+            return Err(Error::RingNotEnabled);
+        }
+        if self.cfg.mode == SocketMode::SendOnly {
+            return Err(Error::WrongSocketMode {
+                op: "recv",
+                mode: self.cfg.mode.name(),
+            });
+        }
+        Ok(())
+    }
+
+    fn header_of(&self, f: &RawFrame) -> PacketHeader {
+        let caplen = f.caplen.min(self.cfg.caplen);
+        let ts = Timestamp {
+            sec: u64::from(f.sec),
+            nsec: f.nsec,
+        };
+        PacketHeader {
+            ts,
+            caplen,
+            len: f.len,
+            extended_hdr: ExtendedHeader {
+                timestamp_ns: ts.as_nanos(),
+                flags: if f.vlan_tci.is_some() {
+                    PKT_FLAGS_VLAN_HWACCEL
+                } else {
+                    0
+                },
+                rx_direction: f.pkttype != PACKET_OUTGOING,
+                if_index: f.ifindex,
+                pkt_hash: f.rxhash,
+                vlan_tci: f.vlan_tci,
+            },
+        }
+    }
+
+    /// Waits until a frame is readable, the poll duration passes, or the loop is broken.
+    /// Returns whether a frame is readable.
+    fn wait_readable(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        let watermark = usize::from(self.cfg.watermark.max(1));
+        // Bounded: every pass sleeps until the deadline or a wake-up.
+        loop {
+            if self.breaker.is_set() {
+                return Ok(false);
+            }
+            let Backend::Packet(b) = &self.backend;
+            let ready = b.rx.ready_frames(watermark);
+            if ready >= watermark {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(ready > 0);
+            }
+            let left = deadline - now;
+            if ready == 0 {
+                // The kernel wakes poll(2) when it retires a block.
+                poll_in(b.fd(), Some(self.breaker.eventfd().as_fd()), Some(left)).map_err(
+                    |source| SyscallError {
+                        call: "poll",
+                        source,
+                    },
+                )?;
+            } else {
+                // Below the watermark: poll(2) would return at once (a block is ready), so
+                // wait for more frames in short naps, still woken by breakloop.
+                let nap = left.min(Duration::from_millis(1));
+                poll_in(self.breaker.eventfd().as_fd(), None, Some(nap)).map_err(|source| {
+                    SyscallError {
+                        call: "poll",
+                        source,
+                    }
+                })?;
+            }
+        }
+    }
+
+    /// Receives the next packet without copying: the returned [`Packet`] borrows the ring's
+    /// memory and hands its slot back when dropped. With `wait`, blocks until a packet arrives
+    /// or [`Ring::breakloop`] is called (then `Ok(None)`); without, returns `Ok(None)` at once
+    /// when nothing is queued.
+    ///
+    /// # Errors
+    /// [`Error::RingNotEnabled`], [`Error::WrongSocketMode`] on a send-only ring, poll failures.
+    #[doc(alias = "pfring_recv")]
+    pub fn recv(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
+        self.check_recv()?;
+        loop {
+            let Backend::Packet(b) = &mut self.backend;
+            if let Some(f) = b.rx.next_frame() {
+                let header = self.header_of(&f);
+                self.recv_count += 1;
+                let Backend::Packet(b) = &mut self.backend;
+                return Ok(Some(Packet {
+                    header,
+                    source: Source::Tpacket {
+                        ring: &mut b.rx,
+                        frame: f,
+                        caplen: header.caplen,
+                    },
+                }));
+            }
+            b.rx.release();
+            if !wait || self.breaker.is_set() {
+                self.consume_break();
+                return Ok(None);
+            }
+            let d = self.cfg.poll_duration;
+            self.wait_readable(d)?;
+        }
+    }
+
+    /// Resets the break flag once a blocking call has returned because of it.
+    fn consume_break(&self) {
+        if self.breaker.is_set() {
+            self.breaker.reset();
+        }
+    }
+
+    /// Receives the next packet into `buf` (copying at most `buf.len()` bytes) and returns its
+    /// header; the header's `caplen` is the number of bytes copied.
+    ///
+    /// # Errors
+    /// As [`Ring::recv`]; [`Error::EmptyBuffer`] for an empty `buf`.
+    #[doc(alias = "pfring_recv")]
+    pub fn recv_into(&mut self, buf: &mut [u8], wait: bool) -> Result<Option<PacketHeader>> {
+        if buf.is_empty() {
+            return Err(Error::EmptyBuffer);
+        }
+        let Some(pkt) = self.recv(wait)? else {
+            return Ok(None);
+        };
+        let data = pkt.data();
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        let mut h = *pkt.header();
+        h.caplen = n as u32;
+        Ok(Some(h))
+    }
+
+    /// Receives up to `max` packets at once: the returned [`Burst`] holds them (zero copy) and
+    /// hands their slots back when dropped. Waits only if `wait` and nothing is queued.
+    ///
+    /// # Errors
+    /// As [`Ring::recv`].
+    #[doc(alias = "pfring_recv_burst")]
+    pub fn recv_burst(&mut self, max: usize, wait: bool) -> Result<Burst<'_>> {
+        self.check_recv()?;
+        let max = max.clamp(1, MAX_BURST);
+        let mut burst_frames = [RawFrame::default(); MAX_BURST];
+        let mut n = 0;
+        loop {
+            let Backend::Packet(b) = &mut self.backend;
+            while n < max {
+                match b.rx.next_frame() {
+                    Some(f) => {
+                        burst_frames[n] = f;
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            if n > 0 || !wait || self.breaker.is_set() {
+                break;
+            }
+            b.rx.release();
+            let d = self.cfg.poll_duration;
+            self.wait_readable(d)?;
+        }
+        if n == 0 {
+            self.consume_break();
+        }
+        self.recv_count += n as u64;
+        let mut headers = [PacketHeader::default(); MAX_BURST];
+        for i in 0..n {
+            headers[i] = self.header_of(&burst_frames[i]);
+        }
+        Ok(Burst {
+            ring: self,
+            frames: burst_frames,
+            headers,
+            len: n,
+        })
+    }
+
+    /// Calls `f` for every packet until [`Ring::breakloop`] (or the break handle, or a
+    /// registered signal) stops it, or `f` returns `false`. Without `wait` it returns as soon
+    /// as the ring is empty. Returns the number of packets delivered.
+    ///
+    /// A break requested before the loop starts makes it return at once; the flag is cleared
+    /// when the loop returns because of it.
+    ///
+    /// # Errors
+    /// As [`Ring::recv`].
+    #[doc(alias = "pfring_loop")]
+    pub fn run_loop<F>(&mut self, wait: bool, mut f: F) -> Result<u64>
+    where
+        F: FnMut(&PacketHeader, &[u8]) -> bool,
+    {
+        let mut count = 0u64;
+        loop {
+            if self.breaker.is_set() {
+                self.consume_break();
+                return Ok(count);
+            }
+            let burst = self.recv_burst(MAX_BURST, wait)?;
+            if burst.is_empty() {
+                return Ok(count);
+            }
+            for (h, data) in burst.iter() {
+                count += 1;
+                if !f(h, data) {
+                    return Ok(count);
+                }
+            }
+        }
+    }
+
+    /// Stops a blocking [`Ring::recv`] or [`Ring::run_loop`] in progress (from a callback);
+    /// from other threads use [`Ring::break_handle`].
+    #[doc(alias = "pfring_breakloop")]
+    pub fn breakloop(&self) {
+        self.breaker.trigger();
+    }
+
+    /// A cloneable, thread-safe handle whose `breakloop` stops this ring's blocking calls.
+    pub fn break_handle(&self) -> BreakHandle {
+        BreakHandle(Arc::clone(&self.breaker))
+    }
+
+    /// Waits up to `timeout` until at least the poll watermark of packets is queued (or the
+    /// loop is broken). `Duration::ZERO` only checks. Returns whether packets are readable.
+    ///
+    /// # Errors
+    /// [`Error::RingNotEnabled`], poll failures.
+    #[doc(alias = "pfring_poll")]
+    pub fn poll(&mut self, timeout: Duration) -> Result<bool> {
+        self.check_recv()?;
+        if timeout.is_zero() {
+            return Ok(self.is_packet_available());
+        }
+        let r = self.wait_readable(timeout)?;
+        self.consume_break();
+        Ok(r)
+    }
+
+    /// Whether a packet can be received without waiting.
+    #[doc(alias = "pfring_is_pkt_available")]
+    pub fn is_packet_available(&self) -> bool {
+        match &self.backend {
+            Backend::Packet(b) => b.rx.has_frame(),
+        }
+    }
+
+    /// Packets queued and readable now (counted up to 1,000,000).
+    #[doc(alias = "pfring_get_num_queued_pkts")]
+    pub fn num_queued_packets(&self) -> u32 {
+        match &self.backend {
+            Backend::Packet(b) => b.rx.ready_frames(1_000_000) as u32,
+        }
+    }
+
+    /// The descriptor to put in your own `poll`/`epoll` set (readable when a block of packets
+    /// is ready).
+    #[doc(alias = "pfring_get_selectable_fd")]
+    pub fn selectable_fd(&self) -> BorrowedFd<'_> {
+        self.as_fd()
+    }
+
+    /// Packets that must be queued before a blocking receive or [`Ring::poll`] wakes up
+    /// (1..=`slots/2`; default 1, i.e. wake on the first packet).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for 0.
+    #[doc(alias = "pfring_set_poll_watermark")]
+    pub fn set_poll_watermark(&mut self, watermark: u16) -> Result<()> {
+        if watermark == 0 {
+            return Err(Error::InvalidArgument("poll watermark 0".into()));
+        }
+        let cap = (self.cfg.slots / 2).clamp(1, u32::from(u16::MAX)) as u16;
+        self.cfg.watermark = watermark.min(cap);
+        Ok(())
+    }
+
+    /// The poll watermark in force.
+    pub fn poll_watermark(&self) -> u16 {
+        self.cfg.watermark
+    }
+
+    /// How long one wait of a blocking receive lasts before it re-checks (default 500 ms).
+    #[doc(alias = "pfring_set_poll_duration")]
+    pub fn set_poll_duration(&mut self, d: Duration) {
+        self.cfg.poll_duration = d.max(Duration::from_millis(1));
+    }
+
+    /// Packets received by the application and packets the kernel dropped (ring full), since
+    /// the ring was opened.
+    ///
+    /// # Errors
+    /// `PACKET_STATISTICS` failure.
+    #[doc(alias = "pfring_stats")]
+    pub fn stats(&mut self) -> Result<Stats> {
+        match &mut self.backend {
+            Backend::Packet(b) => {
+                b.update_stats()?;
+                Ok(Stats {
+                    recv: self.recv_count,
+                    drop: b.kernel_drops,
+                })
+            }
+        }
+    }
+
+    /// Chooses which frames are captured; allowed while enabled.
+    ///
+    /// # Errors
+    /// Re-attaching the kernel filter failed.
+    #[doc(alias = "pfring_set_direction")]
+    pub fn set_direction(&mut self, d: Direction) -> Result<()> {
+        self.cfg.direction = d;
+        match &self.backend {
+            Backend::Packet(b) => b.apply_filter(&self.cfg),
+        }
+    }
+
+    /// The direction in force.
+    pub fn direction(&self) -> Direction {
+        self.cfg.direction
+    }
+
+    /// Sets send/receive mode; refused once the ring is enabled, as in PF_RING.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyEnabled`].
+    #[doc(alias = "pfring_set_socket_mode")]
+    pub fn set_socket_mode(&mut self, m: SocketMode) -> Result<()> {
+        if self.enabled {
+            return Err(Error::AlreadyEnabled {
+                op: "set_socket_mode",
+            });
+        }
+        self.cfg.mode = m;
+        Ok(())
+    }
+
+    /// The socket mode in force.
+    pub fn socket_mode(&self) -> SocketMode {
+        self.cfg.mode
+    }
+
+    /// Names the application owning this ring (shown by registries and tools).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for names longer than 64 bytes.
+    #[doc(alias = "pfring_set_application_name")]
+    pub fn set_application_name(&mut self, name: &str) -> Result<()> {
+        if name.len() > 64 {
+            return Err(Error::InvalidArgument(
+                "application name over 64 bytes".into(),
+            ));
+        }
+        self.app_name = Some(name.to_owned());
+        Ok(())
+    }
+
+    /// The application name, if set.
+    pub fn application_name(&self) -> Option<&str> {
+        self.app_name.as_deref()
+    }
+
+    /// The bound device's MAC address (all zeros for `any`, `none` and loopback).
+    ///
+    /// # Errors
+    /// `SIOCGIFHWADDR` failure.
+    #[doc(alias = "pfring_get_bound_device_address")]
+    pub fn bound_device_address(&self) -> Result<[u8; 6]> {
+        match &self.backend {
+            Backend::Packet(b) => match &b.ifname {
+                None => Ok([0; 6]),
+                Some(n) => iface::mac_address(n)
+                    .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", n)),
+            },
+        }
+    }
+
+    /// The bound device's interface index (0 for `any` / `none`).
+    #[doc(alias = "pfring_get_bound_device_ifindex")]
+    pub fn bound_device_ifindex(&self) -> i32 {
+        match &self.backend {
+            Backend::Packet(b) => b.ifindex,
+        }
+    }
+
+    /// Number of RX channels (queues) of the bound device, from ethtool (1 when the driver
+    /// reports none).
+    ///
+    /// # Errors
+    /// The ethtool request failed for another reason than "not supported".
+    #[doc(alias = "pfring_get_num_rx_channels")]
+    pub fn num_rx_channels(&self) -> Result<u8> {
+        match &self.backend {
+            Backend::Packet(b) => match &b.ifname {
+                None => Ok(1),
+                Some(n) => iface::rx_channels(n)
+                    .map(|c| c.min(64) as u8)
+                    .map_err(|e| Error::from_os("SIOCETHTOOL", e, "ethtool", "none", n)),
+            },
+        }
+    }
+
+    /// The bound device's MTU.
+    ///
+    /// # Errors
+    /// `SIOCGIFMTU` failure; [`Error::NotSupported`] for unbound rings.
+    #[doc(alias = "pfring_get_mtu_size")]
+    pub fn mtu(&self) -> Result<u32> {
+        match &self.backend {
+            Backend::Packet(b) => match &b.ifname {
+                None => Err(Error::NotSupported {
+                    op: "mtu of an unbound ring",
+                    backend: "packet",
+                }),
+                Some(n) => {
+                    iface::mtu(n).map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", n))
+                }
+            },
+        }
+    }
+
+    /// PF_RING API level of this ring ([`VERSION_NUM`]).
+    #[doc(alias = "pfring_version")]
+    pub fn version(&self) -> u32 {
+        VERSION_NUM
+    }
+
+    /// The timestamp of the next packet, without consuming it; `None` when nothing is queued.
+    #[doc(alias = "pfring_next_pkt_time")]
+    pub fn next_packet_time(&mut self) -> Option<Timestamp> {
+        match &mut self.backend {
+            Backend::Packet(b) => b.rx.peek_timestamp().map(|(sec, nsec)| Timestamp {
+                sec: u64::from(sec),
+                nsec,
+            }),
+        }
+    }
+
+    /// The caplen in force.
+    #[doc(alias = "pfring_get_caplen")]
+    pub fn caplen(&self) -> u32 {
+        self.cfg.caplen
+    }
+
+    /// Whether the long header is filled.
+    pub fn long_header(&self) -> bool {
+        self.cfg.long_header
+    }
+
+    /// Bytes of ring memory.
+    pub fn ring_memory(&self) -> usize {
+        match &self.backend {
+            Backend::Packet(b) => b.rx.memory(),
+        }
+    }
+
+    /// Wraps the ring for use from several threads (`PF_RING_REENTRANT`).
+    pub fn into_shared(self) -> SharedRing {
+        SharedRing {
+            fd: self.as_fd().try_clone_to_owned().ok(),
+            breaker: Arc::clone(&self.breaker),
+            ring: Mutex::new(self),
+        }
+    }
+}
+
+impl AsFd for Ring {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.backend {
+            Backend::Packet(b) => b.fd(),
+        }
+    }
+}
+
+/// Most packets one [`Burst`] holds.
+pub const MAX_BURST: usize = 256;
+
+/// Packets received together by [`Ring::recv_burst`], held in the ring until dropped.
+pub struct Burst<'ring> {
+    ring: &'ring mut Ring,
+    frames: [RawFrame; MAX_BURST],
+    headers: [PacketHeader; MAX_BURST],
+    len: usize,
+}
+
+impl std::fmt::Debug for Burst<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Burst").field("len", &self.len).finish()
+    }
+}
+
+impl Burst<'_> {
+    /// Number of packets.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the burst is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Header and bytes of packet `i`.
+    pub fn get(&self, i: usize) -> Option<(&PacketHeader, &[u8])> {
+        if i >= self.len {
+            return None;
+        }
+        let Backend::Packet(b) = &self.ring.backend;
+        let h = &self.headers[i];
+        Some((h, b.rx.frame_bytes(&self.frames[i], h.caplen)))
+    }
+
+    /// The packets in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&PacketHeader, &[u8])> {
+        (0..self.len).filter_map(|i| self.get(i))
+    }
+}
+
+impl Drop for Burst<'_> {
+    fn drop(&mut self) {
+        let Backend::Packet(b) = &mut self.ring.backend;
+        b.rx.release();
+    }
+}
+
+/// A ring shared by several threads (`PF_RING_REENTRANT`): receives copy into the caller's
+/// buffer under a lock, and the lock is not held while waiting.
+#[derive(Debug)]
+pub struct SharedRing {
+    ring: Mutex<Ring>,
+    fd: Option<std::os::fd::OwnedFd>,
+    breaker: Arc<Breaker>,
+}
+
+impl SharedRing {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        // A panic in another thread while holding the lock leaves the ring consistent (every
+        // operation under it completes or releases its slots on unwind), so keep going.
+        self.ring.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` with exclusive access to the ring (configuration, stats, ...).
+    pub fn with<R>(&self, f: impl FnOnce(&mut Ring) -> R) -> R {
+        f(&mut self.lock())
+    }
+
+    /// Receives one packet into `buf` (copying), from any thread.
+    ///
+    /// # Errors
+    /// As [`Ring::recv_into`].
+    #[doc(alias = "pfring_recv")]
+    pub fn recv_into(&self, buf: &mut [u8], wait: bool) -> Result<Option<PacketHeader>> {
+        loop {
+            let got = self.lock().recv_into(buf, false)?;
+            if got.is_some() || !wait {
+                return Ok(got);
+            }
+            if self.breaker.is_set() {
+                return Ok(None);
+            }
+            let d = self.lock().cfg.poll_duration;
+            if let Some(fd) = &self.fd {
+                poll_in(fd.as_fd(), Some(self.breaker.eventfd().as_fd()), Some(d)).map_err(
+                    |source| SyscallError {
+                        call: "poll",
+                        source,
+                    },
+                )?;
+            }
+        }
+    }
+
+    /// Breaks every thread's blocking receive.
+    #[doc(alias = "pfring_breakloop")]
+    pub fn breakloop(&self) {
+        self.breaker.trigger();
+    }
+
+    /// Statistics, as [`Ring::stats`].
+    ///
+    /// # Errors
+    /// As [`Ring::stats`].
+    #[doc(alias = "pfring_stats")]
+    pub fn stats(&self) -> Result<Stats> {
+        self.lock().stats()
+    }
+}

@@ -1,0 +1,317 @@
+//! AF_PACKET sockets and their options, plus `poll(2)` and `eventfd(2)`.
+//!
+//! # References
+//! - packet(7), <https://man7.org/linux/man-pages/man7/packet.7.html>
+//! - Documentation/networking/packet_mmap.rst (TPACKET_V3)
+//! - Documentation/networking/filter.rst (classic BPF, `SKF_AD_*`)
+
+use std::io;
+use std::mem::size_of;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::cvt;
+
+/// `SOL_PACKET` option numbers not (all) in the libc crate.
+pub mod opt {
+    /// `PACKET_ADD_MEMBERSHIP`.
+    pub const PACKET_ADD_MEMBERSHIP: i32 = 1;
+    /// `PACKET_DROP_MEMBERSHIP`.
+    pub const PACKET_DROP_MEMBERSHIP: i32 = 2;
+    /// `PACKET_RX_RING`.
+    pub const PACKET_RX_RING: i32 = 5;
+    /// `PACKET_STATISTICS`.
+    pub const PACKET_STATISTICS: i32 = 6;
+    /// `PACKET_VERSION`.
+    pub const PACKET_VERSION: i32 = 10;
+    /// `PACKET_IGNORE_OUTGOING`.
+    pub const PACKET_IGNORE_OUTGOING: i32 = 23;
+    /// `TPACKET_V3`.
+    pub const TPACKET_V3: i32 = 2;
+    /// `PACKET_MR_PROMISC`.
+    pub const PACKET_MR_PROMISC: u16 = 1;
+}
+
+/// One classic BPF instruction, laid out as Linux `struct sock_filter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct SockFilter {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Constant.
+    pub k: u32,
+}
+
+const _: () = assert!(size_of::<SockFilter>() == 8);
+
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+/// `struct tpacket_req3`.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct TpacketReq3 {
+    /// Bytes per block (multiple of the page size).
+    pub tp_block_size: u32,
+    /// Number of blocks.
+    pub tp_block_nr: u32,
+    /// Bytes per frame (V3: a sanity value, frames are variable).
+    pub tp_frame_size: u32,
+    /// Total frames = blocks * (block size / frame size).
+    pub tp_frame_nr: u32,
+    /// Block retire timeout in milliseconds.
+    pub tp_retire_blk_tov: u32,
+    /// Size of the private area per block.
+    pub tp_sizeof_priv: u32,
+    /// `TP_FT_REQ_FILL_RXHASH` etc.
+    pub tp_feature_req_word: u32,
+}
+
+const _: () = assert!(size_of::<TpacketReq3>() == 28);
+
+/// `struct tpacket_stats_v3`.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct TpacketStatsV3 {
+    /// Packets seen by the socket since the last read, drops included.
+    pub tp_packets: u32,
+    /// Packets dropped (ring full) since the last read.
+    pub tp_drops: u32,
+    /// Times the queue was frozen.
+    pub tp_freeze_q_cnt: u32,
+}
+
+/// An `AF_PACKET` / `SOCK_RAW` socket.
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: OwnedFd,
+}
+
+impl AsFd for PacketSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl PacketSocket {
+    /// `socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, protocol)`; `protocol` 0 receives nothing
+    /// until [`PacketSocket::bind`] names one.
+    pub fn new(protocol: u16) -> io::Result<Self> {
+        // SAFETY: plain syscall; the returned fd is owned below.
+        let fd = cvt(unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                i32::from(protocol.to_be()),
+            )
+        })?;
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Ok(PacketSocket {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// `bind(2)` to `ifindex` (0 = every interface) for `protocol` (network order is done
+    /// here; 0 = unhook, the socket stops receiving).
+    pub fn bind(&self, ifindex: i32, protocol: u16) -> io::Result<()> {
+        // SAFETY: all-zero is a valid sockaddr_ll.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = protocol.to_be();
+        sll.sll_ifindex = ifindex;
+        // SAFETY: `sll` is a valid sockaddr_ll of the given size.
+        cvt(unsafe {
+            libc::bind(
+                self.fd.as_raw_fd(),
+                (&raw const sll).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        })?;
+        Ok(())
+    }
+
+    fn setsockopt<T>(&self, level: i32, name: i32, val: &T) -> io::Result<()> {
+        // SAFETY: `val` points to a live `T` of `size_of::<T>()` bytes.
+        cvt(unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                level,
+                name,
+                (val as *const T).cast(),
+                size_of::<T>() as u32,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// `PACKET_VERSION`.
+    pub fn set_version(&self, v: i32) -> io::Result<()> {
+        self.setsockopt(libc::SOL_PACKET, opt::PACKET_VERSION, &v)
+    }
+
+    /// `PACKET_RX_RING` with a `tpacket_req3`.
+    pub fn set_rx_ring(&self, req: &TpacketReq3) -> io::Result<()> {
+        self.setsockopt(libc::SOL_PACKET, opt::PACKET_RX_RING, req)
+    }
+
+    /// `PACKET_IGNORE_OUTGOING`: do not capture frames this host transmits.
+    pub fn set_ignore_outgoing(&self, on: bool) -> io::Result<()> {
+        self.setsockopt(
+            libc::SOL_PACKET,
+            opt::PACKET_IGNORE_OUTGOING,
+            &i32::from(on),
+        )
+    }
+
+    /// `PACKET_ADD_MEMBERSHIP` / `PACKET_DROP_MEMBERSHIP` with `PACKET_MR_PROMISC`.
+    ///
+    /// The kernel counts promiscuous references per device and drops this socket's reference
+    /// when it closes, so a crashed capture never leaves an interface promiscuous.
+    pub fn set_promisc(&self, ifindex: i32, on: bool) -> io::Result<()> {
+        // SAFETY: all-zero is a valid packet_mreq.
+        let mut mr: libc::packet_mreq = unsafe { std::mem::zeroed() };
+        mr.mr_ifindex = ifindex;
+        mr.mr_type = opt::PACKET_MR_PROMISC;
+        let name = if on {
+            opt::PACKET_ADD_MEMBERSHIP
+        } else {
+            opt::PACKET_DROP_MEMBERSHIP
+        };
+        self.setsockopt(libc::SOL_PACKET, name, &mr)
+    }
+
+    /// `SO_ATTACH_FILTER` with a classic BPF program (replaces any previous one atomically).
+    pub fn attach_filter(&self, prog: &[SockFilter]) -> io::Result<()> {
+        let len = u16::try_from(prog.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?;
+        let fprog = SockFprog {
+            len,
+            filter: prog.as_ptr(),
+        };
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+    }
+
+    /// `PACKET_STATISTICS` (V3 layout). The kernel resets the counters on every read.
+    pub fn statistics(&self) -> io::Result<TpacketStatsV3> {
+        let mut st = TpacketStatsV3::default();
+        let mut len = size_of::<TpacketStatsV3>() as libc::socklen_t;
+        // SAFETY: `st` is a writable buffer of `len` bytes.
+        cvt(unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                opt::PACKET_STATISTICS,
+                (&raw mut st).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(st)
+    }
+}
+
+/// Which of the polled descriptors are readable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollResult {
+    /// The first descriptor.
+    pub first: bool,
+    /// The second descriptor.
+    pub second: bool,
+}
+
+/// `poll(2)` for readability on one or two descriptors. `None` waits forever. `EINTR` is
+/// reported as "nothing ready" so callers re-check their break flags.
+pub fn poll_in(
+    first: BorrowedFd<'_>,
+    second: Option<BorrowedFd<'_>>,
+    timeout: Option<Duration>,
+) -> io::Result<PollResult> {
+    let mut fds = [
+        libc::pollfd {
+            fd: first.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: second.map_or(-1, |f| f.as_raw_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let ms = match timeout {
+        None => -1,
+        Some(d) => i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
+    };
+    let n = if second.is_some() { 2 } else { 1 };
+    // SAFETY: `fds` is a valid array of `n` pollfds.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), n, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINTR) {
+            return Ok(PollResult::default());
+        }
+        return Err(e);
+    }
+    let ready = |p: &libc::pollfd| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0;
+    Ok(PollResult {
+        first: ready(&fds[0]),
+        second: n == 2 && ready(&fds[1]),
+    })
+}
+
+/// A non-blocking `eventfd(2)`, used to wake a blocked poll from another thread or a signal
+/// handler.
+#[derive(Debug)]
+pub struct EventFd {
+    fd: OwnedFd,
+}
+
+impl AsFd for EventFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl EventFd {
+    /// Creates a non-blocking, close-on-exec eventfd.
+    pub fn new() -> io::Result<Self> {
+        // SAFETY: plain syscall; the fd is owned below.
+        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        // SAFETY: `fd` is fresh and unowned.
+        Ok(EventFd {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Resets the counter to 0.
+    pub fn drain(&self) {
+        let mut v = 0u64;
+        // SAFETY: reading 8 bytes into a u64; EAGAIN (already 0) is fine.
+        unsafe {
+            libc::read(self.fd.as_raw_fd(), (&raw mut v).cast(), 8);
+        }
+    }
+
+    /// The raw descriptor, for [`notify_raw`] from a signal handler.
+    pub fn raw(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Writes 1 to the eventfd `fd` (async-signal-safe). A closed or invalid fd is ignored.
+pub fn notify_raw(fd: i32) {
+    if fd < 0 {
+        return;
+    }
+    let one = 1u64;
+    // SAFETY: writing 8 bytes from a u64; errors (EAGAIN at the maximum, EBADF) are harmless.
+    unsafe {
+        libc::write(fd, (&raw const one).cast(), 8);
+    }
+}
