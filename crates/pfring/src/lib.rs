@@ -47,3 +47,27 @@ pub fn find_all_devices() -> Result<Vec<(u32, String)>> {
         })
     })
 }
+
+/// Pins the calling thread to CPU `core` (pfcount's `-g`).
+///
+/// # Errors
+/// `sched_setaffinity(2)` failure (e.g. no such CPU).
+pub fn bind_to_core(core: usize) -> Result<()> {
+    sys::cpu::bind_to_core(core).map_err(|source| {
+        Error::Syscall(SyscallError {
+            call: "sched_setaffinity",
+            source,
+        })
+    })
+}
+
+/// MAC address and MTU of interface `name` in the calling thread's network namespace.
+///
+/// # Errors
+/// [`Error::NoSuchDevice`] or an ioctl failure.
+pub fn device_info(name: &str) -> Result<([u8; 6], u32)> {
+    let mac = sys::iface::mac_address(name)
+        .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", name))?;
+    let mtu = sys::iface::mtu(name).map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", name))?;
+    Ok((mac, mtu))
+}

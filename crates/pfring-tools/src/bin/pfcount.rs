@@ -1,0 +1,276 @@
+//! pfcount: capture packets from a device and count them, printing PF_RING's stats block
+//! every second (flags and output as PF_RING's pfcount, see `pfcount -h`).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use pfring::{BreakHandle, Direction, Error, RingBuilder};
+use pfring_tools::{
+    Sample, StatsPrinter, WIRE_OVERHEAD, format_mac, format_time_of_day, hex_dump,
+};
+
+const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING pfcount)
+
+pfcount [-h] -i <device> [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
+        [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [--json] [--slots <n>] [--ring-mb <MiB>]
+
+-h              Print this help
+-i <device>     Device name (e.g. eth0, eth0@1, eth0.100, any); default eth0
+-l <len>        Capture length (default 1536)
+-e <direction>  0=RX+TX (default), 1=RX only, 2=TX only
+-w <watermark>  Poll watermark (packets queued before a wake-up; default 1)
+-p <poll wait>  Poll wait in msec (default 500)
+-a              Active packet wait (busy poll, no poll(2))
+-m              Long packet header (per-packet details with -v)
+-N <num>        Stop after <num> packets
+-g <core>       Bind this thread to a core
+-v <1|2>        Verbose: one line per packet (2: plus a hex dump)
+-L              List interfaces and exit (-v 1: with MAC and MTU)
+-q              Quiet: no periodic stats (final stats only)
+--json          Print one JSON object per second instead of the stats block
+--slots <n>     Ring slots (default 4096, as PF_RING's min_num_slots)
+--ring-mb <n>   Ring size in MiB (overrides --slots)
+";
+
+#[derive(Debug)]
+struct Opts {
+    device: String,
+    caplen: u32,
+    direction: Direction,
+    watermark: u16,
+    poll_ms: u64,
+    active: bool,
+    long_header: bool,
+    max_pkts: u64,
+    core: Option<usize>,
+    verbose: u8,
+    list: bool,
+    quiet: bool,
+    json: bool,
+    slots: u32,
+    ring_mb: Option<usize>,
+}
+
+fn parse_args() -> Result<Option<Opts>> {
+    use lexopt::prelude::*;
+    let mut o = Opts {
+        device: "eth0".into(),
+        caplen: 1536,
+        direction: Direction::RxAndTx,
+        watermark: 1,
+        poll_ms: 500,
+        active: false,
+        long_header: false,
+        max_pkts: 0,
+        core: None,
+        verbose: 0,
+        list: false,
+        quiet: false,
+        json: false,
+        slots: 4096,
+        ring_mb: None,
+    };
+    let mut p = lexopt::Parser::from_env();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            Short('i') => o.device = p.value()?.string()?,
+            Short('l') => o.caplen = p.value()?.parse().context("-l <len>")?,
+            Short('e') => {
+                let v: u32 = p.value()?.parse().context("-e <direction>")?;
+                o.direction = Direction::try_from(v)?;
+            }
+            Short('w') => o.watermark = p.value()?.parse().context("-w <watermark>")?,
+            Short('p') => o.poll_ms = p.value()?.parse().context("-p <poll wait>")?,
+            Short('a') => o.active = true,
+            Short('m') => o.long_header = true,
+            Short('N') => o.max_pkts = p.value()?.parse().context("-N <num>")?,
+            Short('g') => o.core = Some(p.value()?.parse().context("-g <core>")?),
+            Short('v') => o.verbose = p.value()?.parse().context("-v <1|2>")?,
+            Short('L') => o.list = true,
+            Short('q') => o.quiet = true,
+            Long("json") => o.json = true,
+            Long("slots") => o.slots = p.value()?.parse().context("--slots <n>")?,
+            Long("ring-mb") => o.ring_mb = Some(p.value()?.parse().context("--ring-mb <MiB>")?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Some(o))
+}
+
+fn list_devices(verbose: u8) -> Result<()> {
+    for (idx, name) in pfring::find_all_devices()? {
+        if verbose > 0 {
+            match pfring::device_info(&name) {
+                Ok((mac, mtu)) => println!("{idx}. {name} [mac: {}][mtu: {mtu}]", format_mac(&mac)),
+                Err(e) => println!("{idx}. {name} [{e}]"),
+            }
+        } else {
+            println!("{idx}. {name}");
+        }
+    }
+    Ok(())
+}
+
+fn run(o: Opts) -> Result<()> {
+    if o.list {
+        return list_devices(o.verbose);
+    }
+    if let Some(core) = o.core {
+        pfring::bind_to_core(core)?;
+    }
+    let mut b = RingBuilder::new(&o.device)
+        .caplen(o.caplen)
+        .promisc(true)
+        .long_header(o.long_header)
+        .direction(o.direction)
+        .slots(o.slots);
+    if let Some(mb) = o.ring_mb {
+        b = b.ring_bytes(mb << 20);
+    }
+    let mut ring = b.open()?;
+    ring.set_application_name("pfcount")?;
+    ring.set_poll_watermark(o.watermark)?;
+    ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));
+    let (v, _) = pfring::version();
+    println!("Using PF_RING v.{}", pfring::ring::format_version(v));
+    let mac = ring.bound_device_address().unwrap_or([0; 6]);
+    println!(
+        "Capturing from {} [{}][ifIndex: {}]",
+        o.device,
+        format_mac(&mac),
+        ring.bound_device_ifindex()
+    );
+    println!("# Device RX channels: {}", ring.num_rx_channels().unwrap_or(1));
+    println!("# Polling threads:    1");
+    let _ = std::io::stdout().flush();
+
+    let breaker: BreakHandle = ring.break_handle();
+    breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    ring.enable()?;
+
+    let start = Instant::now();
+    let mut next_print = start + Duration::from_secs(1);
+    let mut printer = StatsPrinter::new();
+    let (mut pkts, mut bytes) = (0u64, 0u64);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let poll_wait = Duration::from_millis(o.poll_ms.max(1));
+    let mut done = false;
+    let print = |printer: &mut StatsPrinter, ring: &mut pfring::Ring, pkts, bytes| -> Result<()> {
+        let st = ring.stats()?;
+        let s = Sample {
+            elapsed: start.elapsed(),
+            pkts,
+            bytes,
+            recv: st.recv,
+            drop: st.drop,
+        };
+        let text = if o.json {
+            printer.json(s) + "\n"
+        } else {
+            printer.block(s)
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        Ok(())
+    };
+    while !done {
+        {
+            let burst = ring.recv_burst(pfring::ring::MAX_BURST, false)?;
+            for (h, data) in burst.iter() {
+                pkts += 1;
+                bytes += u64::from(h.len) + WIRE_OVERHEAD;
+                if o.verbose > 0 {
+                    let _ = write!(out, "{}", format_time_of_day(h.ts));
+                    if o.long_header {
+                        let _ = write!(
+                            out,
+                            "[{}][if_index={}][hash={}]",
+                            if h.extended_hdr.rx_direction { "RX" } else { "TX" },
+                            h.extended_hdr.if_index,
+                            h.extended_hdr.pkt_hash
+                        );
+                    }
+                    let et = match data.get(12..14) {
+                        Some(t) => u16::from_be_bytes([t[0], t[1]]),
+                        None => 0,
+                    };
+                    let _ = writeln!(
+                        out,
+                        "[{} -> {}][eth_type=0x{et:04X}][caplen={}][len={}]",
+                        format_mac(data.get(6..12).unwrap_or_default()),
+                        format_mac(data.get(0..6).unwrap_or_default()),
+                        h.caplen,
+                        h.len
+                    );
+                    if o.verbose > 1 {
+                        let _ = write!(out, "{}", hex_dump(data));
+                    }
+                }
+                if o.max_pkts > 0 && pkts >= o.max_pkts {
+                    done = true;
+                    break;
+                }
+            }
+            if burst.is_empty() && !done {
+                drop(burst);
+                if BreakHandle::last_signal() != 0 {
+                    break;
+                }
+                if !o.active {
+                    let until_print = next_print.saturating_duration_since(Instant::now());
+                    ring.poll(poll_wait.min(until_print).max(Duration::from_millis(1)))?;
+                }
+            }
+        }
+        if o.verbose > 0 {
+            let _ = out.flush();
+        }
+        if BreakHandle::last_signal() != 0 {
+            break;
+        }
+        let now = Instant::now();
+        if now >= next_print {
+            if !o.quiet {
+                print(&mut printer, &mut ring, pkts, bytes)?;
+            }
+            next_print = now + Duration::from_secs(1);
+        }
+    }
+    let _ = out.flush();
+    drop(out);
+    print(&mut printer, &mut ring, pkts, bytes)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(Some(o)) => o,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pfcount: {e:#} (see pfcount -h)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pfcount: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error chain on one line, with the library's specific message first.
+fn one_line(e: &anyhow::Error) -> String {
+    if let Some(pe) = e.downcast_ref::<Error>() {
+        return pe.to_string();
+    }
+    format!("{e:#}")
+}
