@@ -14,7 +14,11 @@ pub const WIRE_OVERHEAD: u64 = 24;
 /// Like PF_RING, only up to 10^12 is grouped (the billions group wraps beyond that).
 #[doc(alias = "pfring_format_numbers")]
 pub fn format_numbers(val: f64, decimals: bool) -> String {
-    let v = if val.is_finite() && val > 0.0 { val } else { 0.0 };
+    let v = if val.is_finite() && val > 0.0 {
+        val
+    } else {
+        0.0
+    };
     let whole = v as u64;
     let a1 = (whole / 1_000_000_000) % 1000;
     let a = (whole / 1_000_000) % 1000;
@@ -248,7 +252,10 @@ mod tests {
             recv: 3000,
             drop: 500,
         });
-        assert!(second.contains("3'000 pkts - 252'000 bytes [1'500.00 pkt/sec - 1.01 Mbit/sec]\n"), "{second}");
+        assert!(
+            second.contains("3'000 pkts - 252'000 bytes [1'500.00 pkt/sec - 1.01 Mbit/sec]\n"),
+            "{second}"
+        );
         assert!(!second.contains("Actual Stats"));
         let third = p.block(Sample {
             elapsed: Duration::from_secs(3),
@@ -281,7 +288,10 @@ mod tests {
 
     #[test]
     fn mac_and_time() {
-        assert_eq!(format_mac(&[0, 0x1b, 0x21, 0xaa, 0xbb, 0xcc]), "00:1B:21:AA:BB:CC");
+        assert_eq!(
+            format_mac(&[0, 0x1b, 0x21, 0xaa, 0xbb, 0xcc]),
+            "00:1B:21:AA:BB:CC"
+        );
         let ts = pfring::Timestamp {
             sec: 86_400 * 3 + 3600 + 62,
             nsec: 123_456_789,

@@ -68,6 +68,7 @@ pub fn bind_to_core(core: usize) -> Result<()> {
 pub fn device_info(name: &str) -> Result<([u8; 6], u32)> {
     let mac = sys::iface::mac_address(name)
         .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", name))?;
-    let mtu = sys::iface::mtu(name).map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", name))?;
+    let mtu =
+        sys::iface::mtu(name).map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", name))?;
     Ok((mac, mtu))
 }

@@ -306,6 +306,7 @@ impl RingBuilder {
                 source,
             })?),
             recv_count: 0,
+            burst: Box::new([RawFrame::default(); MAX_BURST]),
         })
     }
 }
@@ -359,6 +360,7 @@ pub struct Ring {
     app_name: Option<String>,
     breaker: Arc<Breaker>,
     recv_count: u64,
+    burst: Box<[RawFrame; MAX_BURST]>,
 }
 
 impl Ring {
@@ -574,14 +576,13 @@ impl Ring {
     pub fn recv_burst(&mut self, max: usize, wait: bool) -> Result<Burst<'_>> {
         self.check_recv()?;
         let max = max.clamp(1, MAX_BURST);
-        let mut burst_frames = [RawFrame::default(); MAX_BURST];
         let mut n = 0;
         loop {
             let Backend::Packet(b) = &mut self.backend;
             while n < max {
                 match b.rx.next_frame() {
                     Some(f) => {
-                        burst_frames[n] = f;
+                        self.burst[n] = f;
                         n += 1;
                     }
                     None => break,
@@ -598,16 +599,7 @@ impl Ring {
             self.consume_break();
         }
         self.recv_count += n as u64;
-        let mut headers = [PacketHeader::default(); MAX_BURST];
-        for i in 0..n {
-            headers[i] = self.header_of(&burst_frames[i]);
-        }
-        Ok(Burst {
-            ring: self,
-            frames: burst_frames,
-            headers,
-            len: n,
-        })
+        Ok(Burst { ring: self, len: n })
     }
 
     /// Calls `f` for every packet until [`Ring::breakloop`] (or the break handle, or a
@@ -636,7 +628,7 @@ impl Ring {
             }
             for (h, data) in burst.iter() {
                 count += 1;
-                if !f(h, data) {
+                if !f(&h, data) {
                     return Ok(count);
                 }
             }
@@ -913,8 +905,6 @@ pub const MAX_BURST: usize = 256;
 /// Packets received together by [`Ring::recv_burst`], held in the ring until dropped.
 pub struct Burst<'ring> {
     ring: &'ring mut Ring,
-    frames: [RawFrame; MAX_BURST],
-    headers: [PacketHeader; MAX_BURST],
     len: usize,
 }
 
@@ -936,17 +926,18 @@ impl Burst<'_> {
     }
 
     /// Header and bytes of packet `i`.
-    pub fn get(&self, i: usize) -> Option<(&PacketHeader, &[u8])> {
+    pub fn get(&self, i: usize) -> Option<(PacketHeader, &[u8])> {
         if i >= self.len {
             return None;
         }
         let Backend::Packet(b) = &self.ring.backend;
-        let h = &self.headers[i];
-        Some((h, b.rx.frame_bytes(&self.frames[i], h.caplen)))
+        let f = &self.ring.burst[i];
+        let h = self.ring.header_of(f);
+        Some((h, b.rx.frame_bytes(f, h.caplen)))
     }
 
     /// The packets in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&PacketHeader, &[u8])> {
+    pub fn iter(&self) -> impl Iterator<Item = (PacketHeader, &[u8])> {
         (0..self.len).filter_map(|i| self.get(i))
     }
 }

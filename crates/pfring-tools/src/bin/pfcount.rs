@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use pfring::{BreakHandle, Direction, Error, RingBuilder};
-use pfring_tools::{
-    Sample, StatsPrinter, WIRE_OVERHEAD, format_mac, format_time_of_day, hex_dump,
-};
+use pfring_tools::{Sample, StatsPrinter, WIRE_OVERHEAD, format_mac, format_time_of_day, hex_dump};
 
 const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING pfcount)
 
@@ -146,7 +144,10 @@ fn run(o: Opts) -> Result<()> {
         format_mac(&mac),
         ring.bound_device_ifindex()
     );
-    println!("# Device RX channels: {}", ring.num_rx_channels().unwrap_or(1));
+    println!(
+        "# Device RX channels: {}",
+        ring.num_rx_channels().unwrap_or(1)
+    );
     println!("# Polling threads:    1");
     let _ = std::io::stdout().flush();
 
@@ -192,7 +193,11 @@ fn run(o: Opts) -> Result<()> {
                         let _ = write!(
                             out,
                             "[{}][if_index={}][hash={}]",
-                            if h.extended_hdr.rx_direction { "RX" } else { "TX" },
+                            if h.extended_hdr.rx_direction {
+                                "RX"
+                            } else {
+                                "TX"
+                            },
                             h.extended_hdr.if_index,
                             h.extended_hdr.pkt_hash
                         );

@@ -12,6 +12,8 @@ pub fn bind_to_core(core: usize) -> io::Result<()> {
     // SAFETY: `core` is below CPU_SETSIZE (checked above).
     unsafe { libc::CPU_SET(core, &mut set) };
     // SAFETY: `set` is a valid cpu_set_t of the given size.
-    super::cvt(unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) })?;
+    super::cvt(unsafe {
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    })?;
     Ok(())
 }
