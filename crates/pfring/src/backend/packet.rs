@@ -41,6 +41,7 @@ pub(crate) struct PacketBackend {
     pub(crate) ifname: Option<String>,
     pub(crate) vlan: Option<u16>,
     pub(crate) channels: ChannelMask,
+    pub(crate) queue_encoding: QueueEncoding,
     pub(crate) kernel_drops: u64,
     pub(crate) kernel_seen: u64,
     _locks: Vec<ExclusiveLock>,
@@ -168,7 +169,14 @@ impl PacketBackend {
                 }
             }
         }
+        let queue_encoding = QueueEncoding::for_driver(
+            &ifname
+                .as_deref()
+                .map(|n| iface::driver_name(n).unwrap_or_default())
+                .unwrap_or_default(),
+        );
         let backend = PacketBackend {
+            queue_encoding,
             sock,
             rx,
             ifindex,
@@ -207,7 +215,13 @@ impl PacketBackend {
                 }
             })
             .map_err(sys_err("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
-        let prog = binding_program(cfg.direction, self.vlan, self.channels, cfg.caplen);
+        let prog = binding_program(
+            cfg.direction,
+            self.vlan,
+            self.channels,
+            self.queue_encoding,
+            cfg.caplen,
+        );
         self.sock
             .attach_filter(&prog)
             .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
@@ -264,10 +278,33 @@ const SKF_AD_QUEUE: u32 = 24;
 const SKF_AD_VLAN_TAG: u32 = 44;
 const SKF_AD_VLAN_TAG_PRESENT: u32 = 48;
 
-/// The value `SKF_AD_QUEUE` (skb->queue_mapping) reads for a frame received on RX queue `ch`:
-/// drivers record `queue + 1` (`skb_record_rx_queue`).
-pub const fn queue_mapping_for(ch: u32) -> u32 {
-    ch + 1
+/// How `skb->queue_mapping` (what `SKF_AD_QUEUE` reads) encodes the RX queue of a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QueueEncoding {
+    /// NIC drivers call `skb_record_rx_queue(skb, q)`, which stores `q + 1` (0 = unknown).
+    Recorded,
+    /// veth keeps the sender's TX queue number, which is the RX queue it lands on (`veth_xmit`
+    /// picks `rq[skb_get_queue_mapping(skb)]`), unchanged: queue `q` reads as `q`.
+    Raw,
+}
+
+impl QueueEncoding {
+    /// The encoding used by `driver` (from `ETHTOOL_GDRVINFO`).
+    pub(crate) fn for_driver(driver: &str) -> Self {
+        if driver == "veth" {
+            QueueEncoding::Raw
+        } else {
+            QueueEncoding::Recorded
+        }
+    }
+
+    /// The `SKF_AD_QUEUE` value of a frame received on RX queue `ch`.
+    pub(crate) const fn value(self, ch: u32) -> u32 {
+        match self {
+            QueueEncoding::Recorded => ch + 1,
+            QueueEncoding::Raw => ch,
+        }
+    }
 }
 
 /// Builds the classic BPF program that implements direction, VLAN and queue binding and
@@ -276,6 +313,7 @@ pub(crate) fn binding_program(
     direction: Direction,
     vlan: Option<u16>,
     channels: ChannelMask,
+    queues: QueueEncoding,
     caplen: u32,
 ) -> Vec<SockFilter> {
     // Each check: a load (and optional mask), then a set of accepted values.
@@ -301,7 +339,7 @@ pub(crate) fn binding_program(
         checks.push((
             SKF_AD_QUEUE,
             None,
-            channels.iter().map(queue_mapping_for).collect(),
+            channels.iter().map(|c| queues.value(c)).collect(),
             false,
         ));
     }
@@ -374,7 +412,13 @@ mod tests {
 
     #[test]
     fn no_binding_only_truncates() {
-        let p = binding_program(Direction::RxAndTx, None, ChannelMask::ALL, 128);
+        let p = binding_program(
+            Direction::RxAndTx,
+            None,
+            ChannelMask::ALL,
+            QueueEncoding::Recorded,
+            128,
+        );
         assert_eq!(p.len(), 2);
         assert_eq!(run(&p, 0, None, 0), 128);
         assert_eq!(run(&p, 4, None, 0), 128);
@@ -382,26 +426,54 @@ mod tests {
 
     #[test]
     fn direction() {
-        let rx = binding_program(Direction::RxOnly, None, ChannelMask::ALL, 100);
+        let rx = binding_program(
+            Direction::RxOnly,
+            None,
+            ChannelMask::ALL,
+            QueueEncoding::Recorded,
+            100,
+        );
         assert_eq!(run(&rx, 0, None, 0), 100);
         assert_eq!(run(&rx, 3, None, 0), 100);
         assert_eq!(run(&rx, 4, None, 0), 0);
-        let tx = binding_program(Direction::TxOnly, None, ChannelMask::ALL, 100);
+        let tx = binding_program(
+            Direction::TxOnly,
+            None,
+            ChannelMask::ALL,
+            QueueEncoding::Recorded,
+            100,
+        );
         assert_eq!(run(&tx, 0, None, 0), 0);
         assert_eq!(run(&tx, 4, None, 0), 100);
     }
 
     #[test]
     fn vlan_and_queues() {
-        let p = binding_program(Direction::RxAndTx, Some(100), ChannelMask(0b1010), 64);
-        assert_eq!(run(&p, 0, Some(100), queue_mapping_for(1)), 64);
-        assert_eq!(run(&p, 0, Some(0x2000 | 100), queue_mapping_for(3)), 64);
-        assert_eq!(run(&p, 0, Some(100), queue_mapping_for(2)), 0);
-        assert_eq!(run(&p, 0, Some(101), queue_mapping_for(1)), 0);
-        assert_eq!(run(&p, 0, None, queue_mapping_for(1)), 0);
-        let all = binding_program(Direction::RxOnly, Some(7), ChannelMask(u64::MAX >> 1), 64);
-        assert_eq!(run(&all, 0, Some(7), queue_mapping_for(62)), 64);
-        assert_eq!(run(&all, 4, Some(7), queue_mapping_for(62)), 0);
+        let enc = QueueEncoding::Recorded;
+        let p = binding_program(Direction::RxAndTx, Some(100), ChannelMask(0b1010), enc, 64);
+        assert_eq!(run(&p, 0, Some(100), 2), 64);
+        assert_eq!(run(&p, 0, Some(0x2000 | 100), 4), 64);
+        assert_eq!(run(&p, 0, Some(100), 3), 0);
+        assert_eq!(run(&p, 0, Some(101), 2), 0);
+        assert_eq!(run(&p, 0, None, 2), 0);
+        let all = binding_program(
+            Direction::RxOnly,
+            Some(7),
+            ChannelMask(u64::MAX >> 1),
+            enc,
+            64,
+        );
+        assert_eq!(run(&all, 0, Some(7), 63), 64);
+        assert_eq!(run(&all, 4, Some(7), 63), 0);
+        let veth = binding_program(
+            Direction::RxAndTx,
+            None,
+            ChannelMask(0b10),
+            QueueEncoding::Raw,
+            64,
+        );
+        assert_eq!(run(&veth, 0, None, 1), 64);
+        assert_eq!(run(&veth, 0, None, 2), 0);
     }
 
     #[test]

@@ -114,6 +114,48 @@ pub fn rx_channels(name: &str) -> io::Result<u32> {
 
 const _: () = assert!(size_of::<EthtoolChannels>() == 36);
 
+#[repr(C)]
+struct EthtoolDrvinfo {
+    cmd: u32,
+    driver: [u8; 32],
+    version: [u8; 32],
+    fw_version: [u8; 32],
+    bus_info: [u8; 32],
+    erom_version: [u8; 32],
+    reserved2: [u8; 12],
+    n_priv_flags: u32,
+    n_stats: u32,
+    testinfo_len: u32,
+    eedump_len: u32,
+    regdump_len: u32,
+}
+
+const _: () = assert!(size_of::<EthtoolDrvinfo>() == 196);
+
+const ETHTOOL_GDRVINFO: u32 = 0x3;
+
+/// `ETHTOOL_GDRVINFO`: the driver name (`"veth"`, `"e1000e"`, ...); empty when the device has
+/// no ethtool driver info (loopback).
+pub fn driver_name(name: &str) -> io::Result<String> {
+    let sock = ctl_socket()?;
+    let mut req = ifreq(name)?;
+    // SAFETY: all-zero is a valid ethtool_drvinfo.
+    let mut info: EthtoolDrvinfo = unsafe { std::mem::zeroed() };
+    info.cmd = ETHTOOL_GDRVINFO;
+    req.ifr_ifru.ifru_data = (&raw mut info).cast();
+    // SAFETY: `req` points at a live ethtool_drvinfo for the duration of the call.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EOPNOTSUPP) => Ok(String::new()),
+            _ => Err(e),
+        };
+    }
+    let end = info.driver.iter().position(|b| *b == 0).unwrap_or(32);
+    Ok(String::from_utf8_lossy(&info.driver[..end]).into_owned())
+}
+
 /// `if_nameindex(3)`: the interfaces of the calling thread's network namespace, as
 /// `(ifindex, name)` in index order.
 pub fn list() -> io::Result<Vec<(u32, String)>> {
