@@ -176,6 +176,7 @@ impl VethBuilder {
         let pair = VethPair {
             a: self.a,
             b: self.b,
+            queues: self.queues.unwrap_or(1),
             ns,
         };
         for (name, mac) in [
@@ -233,6 +234,7 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
 pub struct VethPair<'ns> {
     a: String,
     b: String,
+    queues: u32,
     ns: &'ns NetNs,
 }
 
@@ -266,6 +268,11 @@ impl<'ns> VethPair<'ns> {
     /// Name of end B.
     pub fn b(&self) -> &str {
         &self.b
+    }
+
+    /// Number of RX and TX queues of each end (1 unless [`VethBuilder::queues`] said otherwise).
+    pub fn num_queues(&self) -> u32 {
+        self.queues
     }
 
     /// The namespace the pair lives in.

@@ -338,3 +338,50 @@ fn unprivileged_child_skips_and_is_denied() {
         "{all}"
     );
 }
+
+#[test]
+fn frames_land_on_the_chosen_rx_queue() {
+    require_privileged!();
+    if pfring_testkit::queues::cpu_for_queue(1, 2).is_err() {
+        eprintln!("skipping frames_land_on_the_chosen_rx_queue: fewer than 2 usable CPUs");
+        return;
+    }
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::builder("mqa", "mqb")
+        .queues(2)
+        .create(&ns)
+        .unwrap();
+    let rx = [
+        RawReceiver::on_queue("mqb", 0).unwrap(),
+        RawReceiver::on_queue("mqb", 1).unwrap(),
+    ];
+    let tx = RawSender::new("mqa").unwrap();
+    for gro in ["off", "on"] {
+        // GRO on makes veth deliver through NAPI on the peer's RX queue; the queue stays visible.
+        veth.ethtool(&["-K", "mqb", "gro", gro]).unwrap();
+        for queue in 0..2u32 {
+            let frames: Vec<_> = (0..50u64)
+                .map(|i| {
+                    FrameBuilder::udp()
+                        .ports(1000 + i as u16, 2000)
+                        .build_len(i, 100)
+                })
+                .collect();
+            let sent =
+                pfring_testkit::queues::send_on_queue(&tx, queue, veth.num_queues(), &frames)
+                    .unwrap();
+            assert_eq!(sent, 50);
+            let counts: Vec<usize> = rx
+                .iter()
+                .map(|r| {
+                    r.collect(1000, Duration::from_millis(200), Duration::from_secs(5))
+                        .unwrap()
+                        .len()
+                })
+                .collect();
+            let mut want = vec![0, 0];
+            want[queue as usize] = 50;
+            assert_eq!(counts, want, "gro {gro}, queue {queue}");
+        }
+    }
+}
