@@ -111,7 +111,7 @@ pub fn set_up(name: &str, up: bool) -> Result<()> {
         .map_err(|e| Error::sys_perm("SIOCSIFFLAGS(IFF_UP)", "CAP_NET_ADMIN", e))
 }
 
-/// Options for [`VethPair::create`]; start from [`VethPair::builder`].
+/// Options for a [`VethPair`]: start from [`VethPair::builder`], finish with [`VethBuilder::create`].
 #[derive(Debug, Clone)]
 pub struct VethBuilder {
     a: String,
