@@ -392,3 +392,28 @@ fn frames_land_on_the_chosen_rx_queue() {
         }
     }
 }
+
+/// Control for `quiet_veth_carries_no_frames`: without the suppression the kernel does talk.
+#[test]
+fn noisy_veth_control_sees_ipv6_chatter() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        eprintln!("skipping noisy_veth_control_sees_ipv6_chatter: kernel without IPv6");
+        return;
+    }
+    let veth = VethPair::builder("na", "nb")
+        .quiet(false)
+        .create(&ns)
+        .unwrap();
+    let rx = RawReceiver::new(veth.b()).unwrap();
+    // DAD / router solicitation / MLD frames (EtherType 0x86dd) within a few seconds.
+    let mut ipv6 = 0;
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while ipv6 == 0 && std::time::Instant::now() < end {
+        if let Some(r) = rx.recv(Duration::from_millis(100)).unwrap() {
+            ipv6 += usize::from(r.data.get(12..14) == Some(&[0x86, 0xdd][..]));
+        }
+    }
+    assert!(ipv6 > 0, "an unsuppressed veth should carry IPv6 chatter");
+}
