@@ -109,6 +109,7 @@ fn drop_restores_thread_namespace_and_frees_the_namespace() {
         assert_eq!(current_netns_inode().unwrap(), inner);
         let _veth = VethPair::new(&ns, "gone0", "gone1").unwrap();
         assert!(link_exists("gone0"));
+        assert!(std::path::Path::new("/proc/sys/net/ipv4/conf/gone0").exists());
         // A thread that existed before is not affected by this thread's unshare...
         go_tx.send(()).unwrap();
         assert_eq!(older.join().unwrap(), before);
@@ -132,6 +133,8 @@ fn drop_restores_thread_namespace_and_frees_the_namespace() {
     }
     assert_eq!(current_netns_inode().unwrap(), before);
     assert!(!link_exists("gone0") && !link_exists("gone1"));
+    // /proc/sys/net follows the reading thread's namespace, so gone0's sysctls vanished too.
+    assert!(!std::path::Path::new("/proc/sys/net/ipv4/conf/gone0").exists());
     assert!(
         !netns_inodes_held_by_this_process().contains(&inner),
         "no thread or descriptor of this process refers to the dropped namespace"
@@ -158,6 +161,11 @@ fn quiet_veth_carries_no_frames() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "qa", "qb").unwrap();
+    if std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        // /proc/sys/net shows the namespace of the reading *thread*: qa exists here only.
+        let sysctl = "/proc/sys/net/ipv6/conf/qa/disable_ipv6";
+        assert_eq!(std::fs::read_to_string(sysctl).unwrap().trim(), "1");
+    }
     let rx_a = RawReceiver::new(veth.a()).unwrap();
     let rx_b = RawReceiver::new(veth.b()).unwrap();
     // Both ends, both directions, for one second (right after bring-up, when DAD/RS would fire).
