@@ -394,7 +394,7 @@ impl Ring {
             return Ok(());
         }
         match &mut self.backend {
-            Backend::Packet(b) => b.enable()?,
+            Backend::Packet(b) => b.enable(&self.cfg)?,
         }
         self.enabled = true;
         Ok(())
@@ -462,24 +462,21 @@ impl Ring {
         }
     }
 
-    /// Waits until a frame is readable, the poll duration passes, or the loop is broken.
-    /// Returns whether a frame is readable.
-    fn wait_readable(&mut self, timeout: Duration) -> Result<bool> {
+    /// Waits until the poll watermark of frames is readable, `timeout` passes, or the loop is
+    /// broken. Returns how many frames are readable (counted up to the watermark).
+    fn wait_readable(&mut self, timeout: Duration) -> Result<usize> {
         let deadline = Instant::now() + timeout;
         let watermark = usize::from(self.cfg.watermark.max(1));
         // Bounded: every pass sleeps until the deadline or a wake-up.
         loop {
-            if self.breaker.is_set() {
-                return Ok(false);
-            }
             let Backend::Packet(b) = &self.backend;
             let ready = b.rx.ready_frames(watermark);
-            if ready >= watermark {
-                return Ok(true);
+            if ready >= watermark || self.breaker.is_set() {
+                return Ok(ready);
             }
             let now = Instant::now();
             if now >= deadline {
-                return Ok(ready > 0);
+                return Ok(ready);
             }
             let left = deadline - now;
             if ready == 0 {
@@ -648,7 +645,8 @@ impl Ring {
     }
 
     /// Waits up to `timeout` until at least the poll watermark of packets is queued (or the
-    /// loop is broken). `Duration::ZERO` only checks. Returns whether packets are readable.
+    /// loop is broken). Returns whether the watermark was reached; `Duration::ZERO` only checks
+    /// whether any packet is readable.
     ///
     /// # Errors
     /// [`Error::RingNotEnabled`], poll failures.
@@ -658,9 +656,9 @@ impl Ring {
         if timeout.is_zero() {
             return Ok(self.is_packet_available());
         }
-        let r = self.wait_readable(timeout)?;
+        let ready = self.wait_readable(timeout)?;
         self.consume_break();
-        Ok(r)
+        Ok(ready >= usize::from(self.cfg.watermark.max(1)))
     }
 
     /// Whether a packet can be received without waiting.
@@ -738,7 +736,8 @@ impl Ring {
     pub fn set_direction(&mut self, d: Direction) -> Result<()> {
         self.cfg.direction = d;
         match &self.backend {
-            Backend::Packet(b) => b.apply_filter(&self.cfg),
+            Backend::Packet(b) if self.enabled => b.apply_filter(&self.cfg),
+            Backend::Packet(_) => Ok(()),
         }
     }
 

@@ -3,8 +3,10 @@
 //! PF_RING's `pf_ring.ko` socket maps onto this as follows:
 //! - the ring: `PACKET_RX_RING` (TPACKET_V3), blocks retired when full or after
 //!   [`RETIRE_TIMEOUT_MS`], so at high rates there is no system call per packet;
-//! - `enable_ring` / `disable_ring`: binding the socket to `ETH_P_ALL` / to protocol 0, which
-//!   hooks / unhooks it from the device (a disabled ring receives nothing);
+//! - `enable_ring` / `disable_ring`: the socket is created with protocol 0 (hooked to nothing)
+//!   and bound to `ETH_P_ALL` on the first enable; disabling attaches a reject-all filter
+//!   (binding to protocol 0 would not unhook it: `packet_bind` treats 0 as "keep the current
+//!   protocol"), so a disabled ring receives nothing and counts no drops;
 //! - direction, `ethX@Y` queue binding, `ethX.V` VLAN binding and the caplen: one classic BPF
 //!   program attached with `SO_ATTACH_FILTER` (it reads `SKF_AD_PKTTYPE`, `SKF_AD_QUEUE` and
 //!   `SKF_AD_VLAN_TAG`, and returns the caplen so the kernel copies no more than that);
@@ -44,6 +46,7 @@ pub(crate) struct PacketBackend {
     pub(crate) queue_encoding: QueueEncoding,
     pub(crate) kernel_drops: u64,
     pub(crate) kernel_seen: u64,
+    bound: bool,
     _locks: Vec<ExclusiveLock>,
 }
 
@@ -132,7 +135,7 @@ impl PacketBackend {
             if e.raw_os_error() == Some(libc::ENOMEM) {
                 Error::InvalidArgument(format!(
                     "cannot allocate a {} MiB ring: {e}",
-                    req.tp_block_size as usize * req.tp_block_nr as usize >> 20
+                    (req.tp_block_size as usize * req.tp_block_nr as usize) >> 20
                 ))
             } else {
                 Error::Syscall(SyscallError {
@@ -185,9 +188,9 @@ impl PacketBackend {
             channels: dev.channels,
             kernel_drops: 0,
             kernel_seen: 0,
+            bound: false,
             _locks: locks,
         };
-        backend.apply_filter(cfg)?;
         if cfg.promisc && ifindex != 0 {
             backend.sock.set_promisc(ifindex, true).map_err(|e| {
                 Error::from_os(
@@ -227,8 +230,12 @@ impl PacketBackend {
             .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
     }
 
-    /// Hooks the socket into the device.
-    pub(crate) fn enable(&mut self) -> Result<()> {
+    /// Starts delivery: binds the socket on first use, then attaches the binding program.
+    pub(crate) fn enable(&mut self, cfg: &RingConfig) -> Result<()> {
+        self.apply_filter(cfg)?;
+        if self.bound {
+            return Ok(());
+        }
         self.sock
             .bind(self.ifindex, ETH_P_ALL)
             .map_err(|e| match e.raw_os_error() {
@@ -240,14 +247,22 @@ impl PacketBackend {
                     call: "bind(AF_PACKET)",
                     source: e,
                 }),
-            })
+            })?;
+        self.bound = true;
+        Ok(())
     }
 
-    /// Unhooks the socket; frames already queued stay readable until the ring is re-enabled.
+    /// Stops delivery with a reject-all filter; frames already queued stay in the ring.
     pub(crate) fn disable(&mut self) -> Result<()> {
+        let reject = [SockFilter {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
         self.sock
-            .bind(self.ifindex, 0)
-            .map_err(sys_err("bind(AF_PACKET, 0)"))
+            .attach_filter(&reject)
+            .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
     }
 
     /// Folds the kernel's (resetting) counters into the accumulated ones.

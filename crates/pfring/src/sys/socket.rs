@@ -113,9 +113,8 @@ impl PacketSocket {
             )
         })?;
         // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        Ok(PacketSocket {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(PacketSocket { fd })
     }
 
     /// `bind(2)` to `ifindex` (0 = every interface) for `protocol` (network order is done
@@ -284,9 +283,8 @@ impl EventFd {
         // SAFETY: plain syscall; the fd is owned below.
         let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
         // SAFETY: `fd` is fresh and unowned.
-        Ok(EventFd {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(EventFd { fd })
     }
 
     /// Resets the counter to 0.

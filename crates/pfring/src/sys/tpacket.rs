@@ -154,7 +154,7 @@ impl RxRing {
     /// A ring in ordinary heap memory, for the fake kernel in tests.
     #[cfg(test)]
     pub(crate) fn heap(block_size: usize, block_nr: usize) -> Self {
-        assert!(block_size % 8 == 0);
+        assert!(block_size.is_multiple_of(8));
         let mut mem = vec![0u64; block_size / 8 * block_nr].into_boxed_slice();
         let base = mem.as_mut_ptr().cast::<u8>();
         Self::from_parts(Backing::Heap(mem), base, block_size, block_nr)
