@@ -135,6 +135,10 @@ fn run(o: Opts) -> Result<()> {
     ring.set_application_name("pfcount")?;
     ring.set_poll_watermark(o.watermark)?;
     ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));
+    let breaker: BreakHandle = ring.break_handle();
+    breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    // Enabled before the banner, so "# Polling threads" means the capture is running.
+    ring.enable()?;
     let (v, _) = pfring::version();
     println!("Using PF_RING v.{}", pfring::ring::format_version(v));
     let mac = ring.bound_device_address().unwrap_or([0; 6]);
@@ -150,10 +154,6 @@ fn run(o: Opts) -> Result<()> {
     );
     println!("# Polling threads:    1");
     let _ = std::io::stdout().flush();
-
-    let breaker: BreakHandle = ring.break_handle();
-    breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
-    ring.enable()?;
 
     let start = Instant::now();
     let mut next_print = start + Duration::from_secs(1);

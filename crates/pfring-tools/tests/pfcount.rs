@@ -1,0 +1,303 @@
+//! pfcount end to end: the real binary captures real frames on a veth in a namespace the test
+//! made, and its output and exit code are asserted.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use pfring_testkit::{NetNs, RawSender, VethPair, require_privileged, run_as_nobody, udp_frame};
+
+const PFCOUNT: &str = env!("CARGO_BIN_EXE_pfcount");
+
+/// A pfcount child started inside the current thread's namespace, killed on drop if still
+/// running.
+struct Pfcount {
+    child: Child,
+    /// `None` once the banner was seen, then `Some(stdout)` when the pipe closes.
+    stdout_rx: Option<std::sync::mpsc::Receiver<Option<String>>>,
+}
+
+impl Pfcount {
+    /// Starts pfcount and waits (≤ 10 s) until it prints its banner, i.e. captures.
+    fn start(args: &[&str]) -> Pfcount {
+        let mut child = Command::new(PFCOUNT)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pfcount");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut all = String::new();
+            let mut line = String::new();
+            let mut announced = false;
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                all.push_str(&line);
+                if !announced && line.starts_with("# Polling threads") {
+                    let _ = tx.send(None);
+                    announced = true;
+                }
+                line.clear();
+            }
+            let _ = tx.send(Some(all));
+        });
+        let mut p = Pfcount {
+            child,
+            stdout_rx: None,
+        };
+        let started = rx.recv_timeout(Duration::from_secs(10));
+        p.stdout_rx = Some(rx);
+        if !matches!(started, Ok(None)) {
+            let err = p.finish(Duration::from_secs(1)).2;
+            panic!("pfcount did not start: {started:?} {err}");
+        }
+        p
+    }
+
+    /// Waits (≤ `timeout`) for exit, killing it after that; returns (status, stdout, stderr).
+    fn finish(&mut self, timeout: Duration) -> (ExitStatus, String, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break self.child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        let out = self
+            .stdout_rx
+            .take()
+            .and_then(|rx| {
+                // The reader thread sends the whole stdout once the pipe closes.
+                loop {
+                    match rx.recv_timeout(Duration::from_secs(5)) {
+                        Ok(Some(all)) => return Some(all),
+                        Ok(None) => continue,
+                        Err(_) => return None,
+                    }
+                }
+            })
+            .unwrap_or_default();
+        (status, out, err)
+    }
+
+    fn signal(&self, sig: i32) {
+        // The child's pid is ours to signal: we started it.
+        let st = Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+impl Drop for Pfcount {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn send(veth: &VethPair<'_>, n: u64, len: usize) {
+    RawSender::new(veth.a())
+        .unwrap()
+        .send_all((0..n).map(|i| udp_frame(i, len)))
+        .unwrap();
+}
+
+fn last_block(stderr: &str) -> &str {
+    let at = stderr.rfind("Absolute Stats").expect("a stats block");
+    &stderr[at..]
+}
+
+#[test]
+fn counts_exactly_n_packets_and_prints_the_5x_block() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "pca", "pcb").unwrap();
+    let mut p = Pfcount::start(&["-i", "pcb", "-N", "100"]);
+    send(&veth, 100, 60);
+    let (st, out, err) = p.finish(Duration::from_secs(10));
+    assert!(st.success(), "{st:?} {err}");
+    assert!(out.contains("Using PF_RING v.5.4.0"), "{out}");
+    assert!(out.contains("Capturing from pcb ["), "{out}");
+    assert!(out.contains("# Device RX channels: 1"), "{out}");
+    let block = last_block(&err);
+    assert!(
+        block.starts_with(
+            "Absolute Stats: [100 pkts rcvd][0 pkts dropped]\n\
+             Total Pkts=100/Dropped=0.0 %\n\
+             100 pkts - 8'400 bytes"
+        ),
+        "{block}"
+    );
+    assert!(err.ends_with("=========================\n\n"), "{err}");
+}
+
+#[test]
+fn verbose_prints_one_line_per_packet() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "pca", "pcb").unwrap();
+    let mut p = Pfcount::start(&["-i", "pcb", "-N", "5", "-v", "1"]);
+    send(&veth, 5, 70);
+    let (st, out, err) = p.finish(Duration::from_secs(10));
+    assert!(st.success(), "{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains("[eth_type=")).collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    for l in lines {
+        // HH:MM:SS.uuuuuunnn [smac -> dmac][eth_type=0x0800][caplen=70][len=70]
+        assert_eq!(l.as_bytes()[2], b':');
+        assert_eq!(l.find(' '), Some(18), "{l}");
+        assert!(l.ends_with("][eth_type=0x0800][caplen=70][len=70]"), "{l}");
+        assert!(l.contains(" -> "), "{l}");
+    }
+}
+
+#[test]
+fn sigterm_prints_the_final_block_and_exits_zero() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "pca", "pcb").unwrap();
+    let mut p = Pfcount::start(&["-i", "pcb"]);
+    send(&veth, 10, 60);
+    std::thread::sleep(Duration::from_millis(300));
+    p.signal(libc::SIGTERM);
+    let (st, _, err) = p.finish(Duration::from_secs(5));
+    assert!(st.success(), "{st:?} {err}");
+    assert!(
+        last_block(&err).starts_with("Absolute Stats: [10 pkts rcvd][0 pkts dropped]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn prints_stats_every_second_and_json() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "pca", "pcb").unwrap();
+    let mut p = Pfcount::start(&["-i", "pcb", "--json"]);
+    send(&veth, 50, 60);
+    std::thread::sleep(Duration::from_millis(2300));
+    p.signal(libc::SIGINT);
+    let (st, _, err) = p.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() >= 3, "two periodic + final: {err}");
+    for l in &lines {
+        assert!(
+            l.starts_with("{\"duration_ms\":") && l.ends_with('}'),
+            "{l}"
+        );
+    }
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("\"recv\":50,\"drop\":0,\"pkts\":50"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tx_only_direction_counts_what_the_host_sends() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "pca", "pcb").unwrap();
+    let mut p = Pfcount::start(&["-i", "pca", "-e", "2", "-N", "7"]);
+    // 3 frames arrive on pca (not counted), 7 leave it.
+    RawSender::new("pcb")
+        .unwrap()
+        .send_all((0..3).map(|i| udp_frame(i, 60)))
+        .unwrap();
+    send(&veth, 7, 60);
+    let (st, _, err) = p.finish(Duration::from_secs(10));
+    assert!(st.success(), "{err}");
+    assert!(
+        last_block(&err).starts_with("Absolute Stats: [7 pkts rcvd]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_interfaces() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let _veth = VethPair::new(&ns, "pca", "pcb").unwrap();
+    let out = Command::new(PFCOUNT)
+        .args(["-L", "-v", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l.contains(". lo [")), "{text}");
+    assert!(text.lines().any(|l| l.contains(". pca [mac: ")), "{text}");
+    assert!(text.lines().any(|l| l.contains(". pcb [mac: ")), "{text}");
+}
+
+#[test]
+fn no_such_device_is_a_one_line_error() {
+    require_privileged!();
+    let _ns = NetNs::new().unwrap();
+    let out = Command::new(PFCOUNT)
+        .args(["-i", "nosuch0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "pfcount: no such device \"nosuch0\"\n"
+    );
+}
+
+#[test]
+fn bad_arguments_are_a_one_line_error() {
+    for args in [
+        &["-l", "abc"][..],
+        &["-e", "7"],
+        &["-x"],
+        &["-i", "foo:eth0"],
+    ] {
+        let out = Command::new(PFCOUNT).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("pfcount: "), "{err}");
+    }
+}
+
+#[test]
+fn without_cap_net_raw_the_error_names_it() {
+    require_privileged!();
+    // A copy nobody can execute wherever the build directory lives.
+    let dir = std::env::temp_dir().join(format!("pfcount-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("pfcount");
+    std::fs::copy(PFCOUNT, &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = Command::new(&bin);
+    cmd.args(["-i", "lo"]);
+    run_as_nobody(&mut cmd);
+    let out = cmd.output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("permission denied") && err.contains("CAP_NET_RAW"),
+        "{err}"
+    );
+}
