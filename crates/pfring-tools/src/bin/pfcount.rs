@@ -183,7 +183,14 @@ fn run(o: Opts) -> Result<()> {
     };
     while !done {
         {
-            let burst = ring.recv_burst(pfring::ring::MAX_BURST, false)?;
+            // With -N, never take more packets off the ring than still wanted, so the ring's
+            // recv counter and the application's count agree at the end.
+            let want = if o.max_pkts > 0 {
+                (o.max_pkts - pkts).min(pfring::ring::MAX_BURST as u64) as usize
+            } else {
+                pfring::ring::MAX_BURST
+            };
+            let burst = ring.recv_burst(want, false)?;
             for (h, data) in burst.iter() {
                 pkts += 1;
                 bytes += u64::from(h.len) + WIRE_OVERHEAD;
