@@ -72,8 +72,10 @@ pub struct RawFrame {
     pub pkttype: u8,
     /// `sll_protocol` (network order, as the kernel stores it).
     pub protocol: u16,
-    /// Absolute offset of the first byte.
-    pub data_off: usize,
+    /// Block holding the frame.
+    pub block: u32,
+    /// Offset of the first byte within the block.
+    pub data_off: u32,
 }
 
 enum Backing {
@@ -187,11 +189,12 @@ impl RxRing {
         }
     }
 
-    /// The bytes of `block` from offset 16 on (everything after the status word and
-    /// `num_pkts`... excluding the status word, which is only accessed atomically).
+    /// The bytes of `block` from offset 12 on: everything after the status word (at 8), which
+    /// is only accessed atomically.
     ///
     /// Only called for blocks user space owns.
     fn body(&self, block: usize) -> &[u8] {
+        assert!(block < self.block_nr, "block index out of range");
         // SAFETY: the range `[block * bs + 12, (block + 1) * bs)` is inside the mapping; the
         // block is user-owned (checked by callers), so the kernel does not write it, and the
         // status word at +8 is outside the slice.
@@ -204,6 +207,7 @@ impl RxRing {
     }
 
     fn body_mut(&mut self, block: usize) -> &mut [u8] {
+        assert!(block < self.block_nr, "block index out of range");
         // SAFETY: as in `body`; `&mut self` guarantees no other slice into the ring is alive.
         unsafe {
             std::slice::from_raw_parts_mut(
@@ -322,7 +326,8 @@ impl RxRing {
             ifindex,
             pkttype,
             protocol,
-            data_off: block * bs + data,
+            block: block as u32,
+            data_off: data as u32,
         };
         if let Some(tci) = frame.vlan_tci
             && self.reinsert_vlan
@@ -339,7 +344,7 @@ impl RxRing {
             body.copy_within(d..d + 12, d - VLAN_TAG_LEN);
             body[d + 8..d + 10].copy_from_slice(&tpid.to_be_bytes());
             body[d + 10..d + 12].copy_from_slice(&tci.to_be_bytes());
-            frame.data_off -= VLAN_TAG_LEN;
+            frame.data_off -= VLAN_TAG_LEN as u32;
             frame.caplen += VLAN_TAG_LEN as u32;
             frame.len += VLAN_TAG_LEN as u32;
         }
@@ -349,11 +354,10 @@ impl RxRing {
     /// The bytes of a frame returned by [`RxRing::next_frame`] (whose block has not been
     /// released since).
     pub fn frame_bytes(&self, f: &RawFrame, caplen: u32) -> &[u8] {
-        let block = f.data_off / self.block_size;
-        let start = f.data_off % self.block_size;
+        let start = f.data_off as usize - 12;
         let n = f.caplen.min(caplen) as usize;
-        self.body(block)
-            .get(start - 12..start - 12 + n)
+        self.body(f.block as usize)
+            .get(start..start + n)
             .unwrap_or_default()
     }
 
