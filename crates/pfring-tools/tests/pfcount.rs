@@ -126,7 +126,7 @@ fn counts_exactly_n_packets_and_prints_the_5x_block() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "pca", "pcb").unwrap();
-    let mut p = Pfcount::start(&["-i", "pcb", "-N", "100"]);
+    let mut p = Pfcount::start(&["-i", "pcb", "-N", "100", "-g", "0", "-w", "8", "-p", "50"]);
     send(&veth, 100, 60);
     let (st, out, err) = p.finish(Duration::from_secs(10));
     assert!(st.success(), "{st:?} {err}");
@@ -150,7 +150,8 @@ fn verbose_prints_one_line_per_packet() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "pca", "pcb").unwrap();
-    let mut p = Pfcount::start(&["-i", "pcb", "-N", "5", "-v", "1"]);
+    // -a: busy polling instead of poll(2).
+    let mut p = Pfcount::start(&["-i", "pcb", "-N", "5", "-v", "1", "-a"]);
     send(&veth, 5, 70);
     let (st, out, err) = p.finish(Duration::from_secs(10));
     assert!(st.success(), "{err}");
