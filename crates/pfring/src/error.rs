@@ -74,6 +74,30 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     #[doc(alias = "PF_RING_ERROR_INVALID_ARGUMENT")]
     InvalidArgument(String),
+    /// A frame longer than the device takes (MTU + Ethernet header + one VLAN tag).
+    #[error("frame of {len} bytes is larger than the device allows ({max} bytes: MTU + 18)")]
+    FrameTooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The largest frame the device takes.
+        max: usize,
+    },
+    /// A frame shorter than an Ethernet header.
+    #[error("frame of {len} bytes is shorter than an Ethernet header (14 bytes)")]
+    FrameTooShort {
+        /// The frame's length.
+        len: usize,
+    },
+    /// The TX ring is full: the frame was not queued; retry after [`crate::Ring::wait_tx_slot`].
+    #[error("no TX slot available: the transmit ring is full (frame not queued, retry)")]
+    #[doc(alias = "PF_RING_ERROR_NO_TX_SLOT_AVAILABLE")]
+    NoTxSlotAvailable,
+    /// The kernel refused a queued frame (`TP_STATUS_WRONG_FORMAT`).
+    #[error("the kernel refused {count} queued frame(s) as malformed")]
+    TxRefused {
+        /// Frames refused.
+        count: u32,
+    },
     /// The buffer passed to a copying receive is empty.
     #[error("receive buffer is empty")]
     EmptyBuffer,
@@ -98,7 +122,13 @@ impl Error {
     #[doc(alias = "PF_RING_ERROR_GENERIC")]
     pub fn pfring_code(&self) -> i32 {
         match self {
-            Error::InvalidDevice { .. } | Error::InvalidArgument(_) | Error::EmptyBuffer => -2,
+            Error::InvalidDevice { .. }
+            | Error::InvalidArgument(_)
+            | Error::EmptyBuffer
+            | Error::FrameTooLarge { .. }
+            | Error::FrameTooShort { .. } => -2,
+            Error::NoTxSlotAvailable => -4,
+            Error::TxRefused { .. } => -1,
             Error::NoSuchDevice { .. } => -13,
             Error::NotSupported { .. } => -7,
             Error::RingNotEnabled => -12,

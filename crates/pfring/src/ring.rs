@@ -43,6 +43,9 @@ pub const DEFAULT_SLOTS: u32 = 4096;
 /// Default poll duration for blocking receives (`DEFAULT_POLL_DURATION`).
 pub const DEFAULT_POLL_DURATION: Duration = Duration::from_millis(500);
 
+/// Frames queued by [`Ring::send`] without `flush` before they are sent anyway.
+pub const DEFAULT_TX_WATERMARK: u16 = 64;
+
 /// The library version: PF_RING API level and this crate's version.
 #[doc(alias = "pfring_version_noring")]
 pub fn version() -> (u32, &'static str) {
@@ -155,6 +158,8 @@ pub(crate) struct RingConfig {
     pub(crate) mode: SocketMode,
     pub(crate) watermark: u16,
     pub(crate) poll_duration: Duration,
+    pub(crate) tx_watermark: u16,
+    pub(crate) qdisc_bypass: bool,
 }
 
 impl Default for RingConfig {
@@ -171,6 +176,8 @@ impl Default for RingConfig {
             mode: SocketMode::SendAndRecv,
             watermark: 1,
             poll_duration: DEFAULT_POLL_DURATION,
+            tx_watermark: DEFAULT_TX_WATERMARK,
+            qdisc_bypass: false,
         }
     }
 }
@@ -266,6 +273,13 @@ impl RingBuilder {
         self
     }
 
+    /// Transmit straight to the driver, skipping the qdisc layer (`PACKET_QDISC_BYPASS`):
+    /// faster, but no traffic shaping and no `tc` on this ring's frames.
+    pub fn qdisc_bypass(mut self, on: bool) -> Self {
+        self.cfg.qdisc_bypass = on;
+        self
+    }
+
     /// Opens the ring (not yet enabled).
     ///
     /// # Errors
@@ -307,6 +321,7 @@ impl RingBuilder {
             })?),
             recv_count: 0,
             burst: Box::new([RawFrame::default(); MAX_BURST]),
+            last_rx: None,
         })
     }
 }
@@ -361,6 +376,8 @@ pub struct Ring {
     breaker: Arc<Breaker>,
     recv_count: u64,
     burst: Box<[RawFrame; MAX_BURST]>,
+    /// The last frame handed out; its block stays held until the reader moves past it.
+    last_rx: Option<RawFrame>,
 }
 
 impl Ring {
@@ -516,6 +533,7 @@ impl Ring {
             if let Some(f) = b.rx.next_frame() {
                 let header = self.header_of(&f);
                 self.recv_count += 1;
+                self.last_rx = Some(f);
                 let Backend::Packet(b) = &mut self.backend;
                 return Ok(Some(Packet {
                     header,
@@ -594,6 +612,8 @@ impl Ring {
         }
         if n == 0 {
             self.consume_break();
+        } else {
+            self.last_rx = Some(self.burst[n - 1]);
         }
         self.recv_count += n as u64;
         Ok(Burst { ring: self, len: n })
@@ -878,6 +898,148 @@ impl Ring {
         match &self.backend {
             Backend::Packet(b) => b.rx.memory(),
         }
+    }
+
+    fn check_send(&self) -> Result<()> {
+        if !self.enabled {
+            return Err(Error::RingNotEnabled);
+        }
+        if self.cfg.mode == SocketMode::RecvOnly {
+            return Err(Error::WrongSocketMode {
+                op: "send",
+                mode: self.cfg.mode.name(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Transmits `frame` (a whole Ethernet frame) on the bound device. With `flush` it goes
+    /// out at once; without, frames are batched in the TX ring and sent when the TX watermark
+    /// is reached or on [`Ring::flush_tx_packets`].
+    ///
+    /// Nothing is dropped silently: when the TX ring is full the frame is not queued and
+    /// [`Error::NoTxSlotAvailable`] says so (retry after [`Ring::wait_tx_slot`]).
+    ///
+    /// # Errors
+    /// [`Error::RingNotEnabled`], [`Error::WrongSocketMode`] on a receive-only ring,
+    /// [`Error::FrameTooLarge`] (over MTU + 18), [`Error::FrameTooShort`],
+    /// [`Error::NoTxSlotAvailable`], [`Error::NotSupported`] for rings bound to `any`/`none`.
+    #[doc(alias = "pfring_send")]
+    pub fn send(&mut self, frame: &[u8], flush: bool) -> Result<()> {
+        self.check_send()?;
+        let wm = usize::from(self.cfg.tx_watermark.max(1));
+        let bypass = self.cfg.qdisc_bypass;
+        match &mut self.backend {
+            Backend::Packet(b) => b.send(frame, flush, wm, bypass),
+        }
+    }
+
+    /// Sends every frame queued by [`Ring::send`] without `flush`.
+    ///
+    /// # Errors
+    /// The kick system call failed.
+    #[doc(alias = "pfring_flush_tx_packets")]
+    pub fn flush_tx_packets(&mut self) -> Result<()> {
+        match &mut self.backend {
+            Backend::Packet(b) => b.flush_tx(),
+        }
+    }
+
+    /// Frames [`Ring::send`] queues before sending them without being asked (default 64).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for 0.
+    #[doc(alias = "pfring_set_tx_watermark")]
+    pub fn set_tx_watermark(&mut self, watermark: u16) -> Result<()> {
+        if watermark == 0 {
+            return Err(Error::InvalidArgument("TX watermark 0".into()));
+        }
+        self.cfg.tx_watermark = watermark;
+        Ok(())
+    }
+
+    /// Waits up to `timeout` until the TX ring has a free slot; returns whether it has.
+    ///
+    /// # Errors
+    /// As [`Ring::send`].
+    pub fn wait_tx_slot(&mut self, timeout: Duration) -> Result<bool> {
+        self.check_send()?;
+        let bypass = self.cfg.qdisc_bypass;
+        match &mut self.backend {
+            Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
+        }
+    }
+
+    /// Frames accepted by [`Ring::send`] so far, and how many of them the kernel has not
+    /// transmitted yet.
+    pub fn tx_stats(&self) -> (u64, usize) {
+        match &self.backend {
+            Backend::Packet(b) => b.tx_counts(),
+        }
+    }
+
+    /// Transmits `frame` on interface `ifindex` (any interface of the ring's namespace),
+    /// without the TX ring.
+    ///
+    /// # Errors
+    /// As [`Ring::send`], and [`Error::NoSuchDevice`] for an unknown index.
+    #[doc(alias = "pfring_send_ifindex")]
+    pub fn send_ifindex(&mut self, frame: &[u8], ifindex: i32) -> Result<()> {
+        if self.cfg.mode == SocketMode::RecvOnly {
+            return Err(Error::WrongSocketMode {
+                op: "send",
+                mode: self.cfg.mode.name(),
+            });
+        }
+        match &mut self.backend {
+            Backend::Packet(b) => b.send_ifindex(frame, ifindex),
+        }
+    }
+
+    /// Re-sends the last packet this ring received (by [`Ring::recv`] or [`Ring::recv_burst`])
+    /// on interface `tx_ifindex`, straight from the ring memory: how pfbridge forwards.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if nothing was received yet; otherwise as
+    /// [`Ring::send_ifindex`].
+    #[doc(alias = "pfring_send_last_rx_packet")]
+    pub fn send_last_rx_packet(&mut self, tx_ifindex: i32) -> Result<()> {
+        let Some(f) = self.last_rx else {
+            return Err(Error::InvalidArgument("no packet received yet".into()));
+        };
+        let caplen = self.cfg.caplen;
+        match &mut self.backend {
+            Backend::Packet(b) => {
+                if !b.rx.holds(f.block as usize) {
+                    return Err(Error::InvalidArgument(
+                        "the last packet is no longer in the ring".into(),
+                    ));
+                }
+                let data = b.rx.frame_bytes(&f, caplen);
+                b.sock
+                    .send_to(data, tx_ifindex)
+                    .map(|_| ())
+                    .map_err(|source| {
+                        Error::Syscall(SyscallError {
+                            call: "sendto(AF_PACKET)",
+                            source,
+                        })
+                    })
+            }
+        }
+    }
+
+    /// PF_RING's send-with-timestamp. The default module has no transmit timestamps to
+    /// report (PF_RING itself only has them on ZC devices with hardware TX timestamping).
+    ///
+    /// # Errors
+    /// Always [`Error::NotSupported`] on this backend.
+    #[doc(alias = "pfring_send_get_time")]
+    pub fn send_get_time(&mut self, _frame: &[u8]) -> Result<Timestamp> {
+        Err(Error::NotSupported {
+            op: "send_get_time (transmit timestamps need hardware TX timestamping)",
+            backend: "packet",
+        })
     }
 
     /// Wraps the ring for use from several threads (`PF_RING_REENTRANT`).

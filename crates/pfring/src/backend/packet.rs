@@ -22,8 +22,9 @@ use crate::device::{ChannelMask, Interfaces, PacketDevice};
 use crate::error::{Error, Result, SyscallError};
 use crate::ring::{Direction, RingConfig};
 use crate::sys::iface::{self, ExclusiveLock};
+use crate::sys::socket::poll_out;
 use crate::sys::socket::{PacketSocket, SockFilter, TpacketReq3, opt};
-use crate::sys::tpacket::{RxRing, frame_size_for};
+use crate::sys::tpacket::{RxRing, TxRing, frame_size_for};
 
 /// Block retire timeout: the longest a partially filled block waits before user space sees it.
 pub const RETIRE_TIMEOUT_MS: u32 = 4;
@@ -47,8 +48,25 @@ pub(crate) struct PacketBackend {
     pub(crate) kernel_drops: u64,
     pub(crate) kernel_seen: u64,
     bound: bool,
+    tx: Option<TxState>,
     _locks: Vec<ExclusiveLock>,
 }
+
+/// The transmit side: its own socket (TPACKET_V2, bound to the device with protocol 0 so it
+/// receives nothing) with a TX ring, created on the first send.
+#[derive(Debug)]
+pub(crate) struct TxState {
+    sock: PacketSocket,
+    ring: TxRing,
+    /// Frames queued since the last flush.
+    queued: usize,
+    /// Largest frame the device takes (MTU + 14 + a VLAN tag).
+    max_frame: usize,
+    pub(crate) sent: u64,
+}
+
+/// TX ring slots.
+const TX_SLOTS: usize = 1024;
 
 fn sys_err(call: &'static str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Syscall(SyscallError { call, source })
@@ -189,6 +207,7 @@ impl PacketBackend {
             kernel_drops: 0,
             kernel_seen: 0,
             bound: false,
+            tx: None,
             _locks: locks,
         };
         if cfg.promisc && ifindex != 0 {
@@ -276,8 +295,176 @@ impl PacketBackend {
         Ok(())
     }
 
+    /// The TX side, created on first use.
+    fn tx(&mut self, qdisc_bypass: bool) -> Result<&mut TxState> {
+        if self.tx.is_none() {
+            let Some(name) = self.ifname.clone() else {
+                return Err(Error::NotSupported {
+                    op: "sending on a ring bound to `any` or `none` (use send_ifindex)",
+                    backend: "packet",
+                });
+            };
+            let mtu = iface::mtu(&name)
+                .map_err(|e| Error::from_os("SIOCGIFMTU", e, "send", "CAP_NET_RAW", &name))?
+                as usize;
+            let max_frame = mtu + 18;
+            let sock = PacketSocket::new(0).map_err(|e| {
+                Error::from_os("socket(AF_PACKET)", e, "sending", "CAP_NET_RAW", &name)
+            })?;
+            sock.set_version(opt::TPACKET_V2)
+                .map_err(sys_err("setsockopt(PACKET_VERSION)"))?;
+            if qdisc_bypass {
+                sock.set_qdisc_bypass(true)
+                    .map_err(sys_err("setsockopt(PACKET_QDISC_BYPASS)"))?;
+            }
+            // Big-MTU devices (loopback: 65536) get fewer, larger slots.
+            let slots = (TX_SLOTS * 2048 / max_frame.max(2048)).max(16);
+            let ring = TxRing::new(&sock, max_frame, slots)
+                .map_err(sys_err("setsockopt(PACKET_TX_RING)/mmap"))?;
+            sock.bind(self.ifindex, 0)
+                .map_err(sys_err("bind(AF_PACKET, tx)"))?;
+            self.tx = Some(TxState {
+                sock,
+                ring,
+                queued: 0,
+                max_frame,
+                sent: 0,
+            });
+        }
+        Ok(self.tx.as_mut().expect("created above"))
+    }
+
+    /// Queues `frame` in the TX ring; flushes when `flush` or when `watermark` frames wait.
+    pub(crate) fn send(
+        &mut self,
+        frame: &[u8],
+        flush: bool,
+        watermark: usize,
+        qdisc_bypass: bool,
+    ) -> Result<()> {
+        let tx = self.tx(qdisc_bypass)?;
+        let max = tx.max_frame_for(frame);
+        if frame.len() > max {
+            return Err(Error::FrameTooLarge {
+                len: frame.len(),
+                max,
+            });
+        }
+        if frame.len() < 14 {
+            return Err(Error::FrameTooShort { len: frame.len() });
+        }
+        let mut pushed = tx.ring.push(frame);
+        if pushed == Ok(false) {
+            // Full: let the kernel catch up on what is queued, then try once more.
+            tx.flush()?;
+            pushed = tx.ring.push(frame);
+        }
+        match pushed {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::NoTxSlotAvailable),
+            Err(count) => {
+                tx.queued += 1;
+                tx.sent += 1;
+                tx.flush()?;
+                return Err(Error::TxRefused { count });
+            }
+        }
+        tx.queued += 1;
+        tx.sent += 1;
+        if flush || tx.queued >= watermark {
+            tx.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Sends every queued frame.
+    pub(crate) fn flush_tx(&mut self) -> Result<()> {
+        match &mut self.tx {
+            Some(tx) => tx.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits up to `timeout` for a free TX slot.
+    pub(crate) fn wait_tx_slot(
+        &mut self,
+        timeout: std::time::Duration,
+        qdisc_bypass: bool,
+    ) -> Result<bool> {
+        let tx = self.tx(qdisc_bypass)?;
+        if tx.ring.has_free_slot() {
+            return Ok(true);
+        }
+        tx.flush()?;
+        poll_out(tx.sock.as_fd(), timeout).map_err(sys_err("poll(POLLOUT)"))?;
+        Ok(tx.ring.has_free_slot())
+    }
+
+    /// Frames sent through the TX ring so far, and frames not yet transmitted.
+    pub(crate) fn tx_counts(&self) -> (u64, usize) {
+        match &self.tx {
+            Some(tx) => (tx.sent, tx.ring.in_flight()),
+            None => (0, 0),
+        }
+    }
+
+    /// Sends `frame` on interface `ifindex` (blocking, no ring).
+    pub(crate) fn send_ifindex(&mut self, frame: &[u8], ifindex: i32) -> Result<()> {
+        if frame.len() < 14 {
+            return Err(Error::FrameTooShort { len: frame.len() });
+        }
+        self.sock
+            .send_to(frame, ifindex)
+            .map(|_| ())
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EMSGSIZE) => Error::FrameTooLarge {
+                    len: frame.len(),
+                    max: 0,
+                },
+                Some(libc::ENXIO) | Some(libc::ENODEV) => Error::NoSuchDevice {
+                    name: format!("ifindex {ifindex}"),
+                },
+                _ => Error::Syscall(SyscallError {
+                    call: "sendto(AF_PACKET)",
+                    source: e,
+                }),
+            })
+    }
+
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.sock.as_fd()
+    }
+}
+
+impl TxState {
+    /// The longest `frame` may be: MTU + 14, plus 4 when it carries a VLAN tag (the kernel
+    /// refuses the extra bytes on untagged frames, `packet_extra_vlan_len_allowed`).
+    fn max_frame_for(&self, frame: &[u8]) -> usize {
+        let tagged = matches!(frame.get(12..14), Some([0x81, 0x00]) | Some([0x88, 0xa8]));
+        if tagged {
+            self.max_frame
+        } else {
+            self.max_frame - 4
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.queued == 0 {
+            return Ok(());
+        }
+        match self.sock.flush_tx_ring() {
+            Ok(_) => {}
+            // The device queue is full: the frames stay marked and go with the next kick.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS)) => {}
+            Err(e) => {
+                return Err(Error::Syscall(SyscallError {
+                    call: "send(TX ring)",
+                    source: e,
+                }));
+            }
+        }
+        self.queued = 0;
+        Ok(())
     }
 }
 

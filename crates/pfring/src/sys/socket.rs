@@ -24,8 +24,14 @@ pub mod opt {
     pub const PACKET_STATISTICS: i32 = 6;
     /// `PACKET_VERSION`.
     pub const PACKET_VERSION: i32 = 10;
+    /// `PACKET_TX_RING`.
+    pub const PACKET_TX_RING: i32 = 13;
+    /// `PACKET_QDISC_BYPASS`.
+    pub const PACKET_QDISC_BYPASS: i32 = 20;
     /// `PACKET_IGNORE_OUTGOING`.
     pub const PACKET_IGNORE_OUTGOING: i32 = 23;
+    /// `TPACKET_V2`.
+    pub const TPACKET_V2: i32 = 1;
     /// `TPACKET_V3`.
     pub const TPACKET_V3: i32 = 2;
     /// `PACKET_MR_PROMISC`.
@@ -75,6 +81,20 @@ pub struct TpacketReq3 {
 }
 
 const _: () = assert!(size_of::<TpacketReq3>() == 28);
+
+/// `struct tpacket_req` (TPACKET_V1/V2 rings).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct TpacketReq {
+    /// Bytes per block (multiple of the page size).
+    pub tp_block_size: u32,
+    /// Number of blocks.
+    pub tp_block_nr: u32,
+    /// Bytes per frame.
+    pub tp_frame_size: u32,
+    /// Total frames.
+    pub tp_frame_nr: u32,
+}
 
 /// `struct tpacket_stats_v3`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -160,6 +180,56 @@ impl PacketSocket {
         self.setsockopt(libc::SOL_PACKET, opt::PACKET_RX_RING, req)
     }
 
+    /// `PACKET_TX_RING` with a `tpacket_req` (the socket must use TPACKET_V2).
+    pub fn set_tx_ring(&self, req: &TpacketReq) -> io::Result<()> {
+        self.setsockopt(libc::SOL_PACKET, opt::PACKET_TX_RING, req)
+    }
+
+    /// `PACKET_QDISC_BYPASS`: transmit straight to the driver, skipping the qdisc layer.
+    pub fn set_qdisc_bypass(&self, on: bool) -> io::Result<()> {
+        self.setsockopt(libc::SOL_PACKET, opt::PACKET_QDISC_BYPASS, &i32::from(on))
+    }
+
+    /// Asks the kernel to transmit every frame marked `TP_STATUS_SEND_REQUEST` in the TX ring
+    /// (`send(fd, NULL, 0, MSG_DONTWAIT)`); returns the bytes sent.
+    pub fn flush_tx_ring(&self) -> io::Result<usize> {
+        // SAFETY: a zero-length send with a NULL buffer is how the TX ring is kicked.
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// `sendto(2)` of one frame to interface `ifindex` (blocking).
+    pub fn send_to(&self, frame: &[u8], ifindex: i32) -> io::Result<usize> {
+        // SAFETY: all-zero is a valid sockaddr_ll.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = ifindex;
+        sll.sll_halen = 6;
+        if let Some(dst) = frame.get(..6) {
+            sll.sll_addr[..6].copy_from_slice(dst);
+        }
+        // SAFETY: `frame` is readable for its length; `sll` is a valid address of its size.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&raw const sll).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
     /// `PACKET_IGNORE_OUTGOING`: do not capture frames this host transmits.
     pub fn set_ignore_outgoing(&self, on: bool) -> io::Result<()> {
         self.setsockopt(
@@ -222,6 +292,27 @@ pub struct PollResult {
     pub first: bool,
     /// The second descriptor.
     pub second: bool,
+}
+
+/// `poll(2)` for writability of `fd` (a TX ring with a free slot), up to `timeout`.
+pub fn poll_out(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: `p` is one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return if e.raw_os_error() == Some(libc::EINTR) {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(p.revents & libc::POLLOUT != 0)
 }
 
 /// `poll(2)` for readability on one or two descriptors. `None` waits forever. `EINTR` is

@@ -258,18 +258,31 @@ impl RxRing {
         false
     }
 
+    /// Moves past the current block once all its frames were returned, but only when the next
+    /// block is ready: until then the finished block stays held, so the last frame handed out
+    /// stays readable (for `send_last_rx_packet`). Returns whether a block is (now) held with
+    /// frames left.
+    fn advance(&mut self) -> bool {
+        if self.held && self.cur_pkt >= self.cur_num {
+            let next = (self.cur_block + 1) % self.block_nr;
+            if self.pending + 1 >= self.block_nr || !self.user_owned(next) {
+                return false;
+            }
+            self.held = false;
+            self.pending += 1;
+            self.cur_block = next;
+        }
+        self.held || (self.pending < self.block_nr && self.open_block())
+    }
+
     /// The next frame, or `None` when the kernel has not retired another block yet.
     ///
     /// Blocks are not handed back here: call [`RxRing::release`] once no slice into the
     /// returned frames is alive.
     pub fn next_frame(&mut self) -> Option<RawFrame> {
-        loop {
-            if self.held && self.cur_pkt >= self.cur_num {
-                self.held = false;
-                self.pending += 1;
-                self.cur_block = (self.cur_block + 1) % self.block_nr;
-            }
-            if !self.held && (self.pending >= self.block_nr || !self.open_block()) {
+        // Bounded: each failed read skips the rest of a block.
+        for _ in 0..=self.block_nr {
+            if !self.advance() {
                 return None;
             }
             match self.read_frame() {
@@ -281,6 +294,7 @@ impl RxRing {
                 }
             }
         }
+        None
     }
 
     fn read_frame(&mut self) -> Option<RawFrame> {
@@ -361,14 +375,20 @@ impl RxRing {
             .unwrap_or_default()
     }
 
-    /// Hands every fully read block back to the kernel, including the current one if all its
-    /// frames were returned.
-    pub fn release(&mut self) {
-        if self.held && self.cur_pkt >= self.cur_num {
-            self.held = false;
-            self.pending += 1;
-            self.cur_block = (self.cur_block + 1) % self.block_nr;
+    /// Whether `block` is still owned by the reader (the current block, or a read block not
+    /// handed back yet), so frames in it can be read.
+    pub fn holds(&self, block: usize) -> bool {
+        if block >= self.block_nr {
+            return false;
         }
+        let back = (self.cur_block + self.block_nr - block) % self.block_nr;
+        let in_window = (self.held && back == 0) || (back >= 1 && back <= self.pending);
+        in_window && self.user_owned(block)
+    }
+
+    /// Hands every fully read block before the current one back to the kernel (the current
+    /// block goes back once the reader moves past it).
+    pub fn release(&mut self) {
         let mut b = (self.cur_block + self.block_nr - self.pending % self.block_nr) % self.block_nr;
         for _ in 0..self.pending.min(self.block_nr) {
             self.status(b).store(TP_STATUS_KERNEL, Ordering::Release);
@@ -410,12 +430,7 @@ impl RxRing {
 
     /// The timestamp `(sec, nsec)` of the next frame without consuming it.
     pub fn peek_timestamp(&mut self) -> Option<(u32, u32)> {
-        if self.held && self.cur_pkt >= self.cur_num {
-            self.held = false;
-            self.pending += 1;
-            self.cur_block = (self.cur_block + 1) % self.block_nr;
-        }
-        if !self.held && (self.pending >= self.block_nr || !self.open_block()) {
+        if !self.advance() {
             return None;
         }
         let body = self.body(self.cur_block);
@@ -441,6 +456,136 @@ impl RxRing {
         }
         self.release();
         n
+    }
+}
+
+/// `TP_STATUS_AVAILABLE` (TX: the slot is free).
+pub const TP_STATUS_AVAILABLE: u32 = 0;
+/// `TP_STATUS_SEND_REQUEST` (TX: user space filled the slot).
+pub const TP_STATUS_SEND_REQUEST: u32 = 1;
+/// `TP_STATUS_WRONG_FORMAT` (TX: the kernel refused the frame).
+pub const TP_STATUS_WRONG_FORMAT: u32 = 4;
+/// Where a TX frame's bytes start in its TPACKET_V2 slot: `TPACKET2_HDRLEN -
+/// sizeof(sockaddr_ll)` (`tpacket_snd` without `PACKET_TX_HAS_OFF`).
+pub const TX_DATA_OFFSET: usize = 32;
+
+/// A TPACKET_V2 transmit ring: fixed-size slots that user space fills and marks
+/// `TP_STATUS_SEND_REQUEST`; the kernel sends them when the socket is kicked and marks them
+/// `TP_STATUS_AVAILABLE` again.
+pub struct TxRing {
+    map: Mmap,
+    frame_size: usize,
+    frame_nr: usize,
+    frames_per_block: usize,
+    block_size: usize,
+    next: usize,
+}
+
+impl std::fmt::Debug for TxRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxRing")
+            .field("frame_size", &self.frame_size)
+            .field("frame_nr", &self.frame_nr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TxRing {
+    /// Sets up `PACKET_TX_RING` on `sock` (already TPACKET_V2) for frames up to `max_frame`
+    /// bytes and maps it.
+    pub fn new(sock: &PacketSocket, max_frame: usize, frames: usize) -> io::Result<Self> {
+        use std::os::fd::AsFd;
+        let frame_size = tpacket_align(TX_DATA_OFFSET + max_frame).next_power_of_two();
+        let block_size = frame_size.max(4096);
+        let frames_per_block = block_size / frame_size;
+        let block_nr = frames.div_ceil(frames_per_block).max(1);
+        let req = super::socket::TpacketReq {
+            tp_block_size: block_size as u32,
+            tp_block_nr: block_nr as u32,
+            tp_frame_size: frame_size as u32,
+            tp_frame_nr: (block_nr * frames_per_block) as u32,
+        };
+        sock.set_tx_ring(&req)?;
+        let map = Mmap::shared(sock.as_fd(), block_size * block_nr, true)?;
+        Ok(TxRing {
+            map,
+            frame_size,
+            frame_nr: block_nr * frames_per_block,
+            frames_per_block,
+            block_size,
+            next: 0,
+        })
+    }
+
+    /// Largest frame a slot holds.
+    pub fn max_frame(&self) -> usize {
+        self.frame_size - TX_DATA_OFFSET
+    }
+
+    fn slot_offset(&self, i: usize) -> usize {
+        (i / self.frames_per_block) * self.block_size
+            + (i % self.frames_per_block) * self.frame_size
+    }
+
+    fn status(&self, i: usize) -> &AtomicU32 {
+        let off = self.slot_offset(i % self.frame_nr);
+        debug_assert!(off + self.frame_size <= self.map.len());
+        // SAFETY: `off` is the start of a slot inside the mapping (slot index reduced modulo
+        // frame_nr), 4-byte aligned (slots are 16-byte aligned); `tp_status` is the first
+        // word and is shared with the kernel, hence accessed only atomically.
+        unsafe { &*self.map.as_ptr().add(off).cast::<AtomicU32>() }
+    }
+
+    /// Whether the next slot is free.
+    pub fn has_free_slot(&self) -> bool {
+        let st = self.status(self.next).load(Ordering::Acquire);
+        st == TP_STATUS_AVAILABLE || st == TP_STATUS_WRONG_FORMAT
+    }
+
+    /// Copies `frame` into the next slot and marks it for sending. Returns `Ok(false)` when the
+    /// slot is still owned by the kernel (ring full), `Err` for a refused previous frame.
+    ///
+    /// The caller checked `frame.len() <= max_frame()`.
+    pub fn push(&mut self, frame: &[u8]) -> Result<bool, u32> {
+        let i = self.next;
+        let st = self.status(i).load(Ordering::Acquire);
+        if st != TP_STATUS_AVAILABLE && st != TP_STATUS_WRONG_FORMAT {
+            return Ok(false);
+        }
+        assert!(
+            frame.len() <= self.max_frame(),
+            "frame larger than a TX slot"
+        );
+        let off = self.slot_offset(i);
+        // SAFETY: the slot `[off, off + frame_size)` is inside the mapping; its status says
+        // user space owns it, so the kernel does not read or write it until we store
+        // SEND_REQUEST below; the bytes written stay inside the slot (length checked above).
+        unsafe {
+            let base = self.map.as_ptr().add(off);
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), base.add(TX_DATA_OFFSET), frame.len());
+            // tp_len (offset 4) and tp_snaplen (offset 8).
+            base.add(4).cast::<u32>().write(frame.len() as u32);
+            base.add(8).cast::<u32>().write(frame.len() as u32);
+        }
+        // Publish the frame: pairs with the kernel's smp_rmb() after reading tp_status in
+        // tpacket_snd (net/packet/af_packet.c, packet_current_frame/__packet_get_status).
+        self.status(i)
+            .store(TP_STATUS_SEND_REQUEST, Ordering::Release);
+        self.next = (i + 1) % self.frame_nr;
+        if st == TP_STATUS_WRONG_FORMAT {
+            return Err(1);
+        }
+        Ok(true)
+    }
+
+    /// Slots the kernel has not sent yet (`SEND_REQUEST` or `SENDING`).
+    pub fn in_flight(&self) -> usize {
+        (0..self.frame_nr)
+            .filter(|&i| {
+                let st = self.status(i).load(Ordering::Acquire);
+                st != TP_STATUS_AVAILABLE && st != TP_STATUS_WRONG_FORMAT
+            })
+            .count()
     }
 }
 
