@@ -100,10 +100,12 @@ impl IfName {
         if name == "." || name == ".." {
             return Err(bad("`.` and `..` are not interface names"));
         }
-        if let Some(c) = name
-            .chars()
-            .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
-        {
+        // `/`, `:` and whitespace Linux refuses; `,;@()` are this grammar's separators.
+        if let Some(c) = name.chars().find(|c| {
+            matches!(c, '/' | ':' | ',' | ';' | '@' | '(' | ')')
+                || c.is_whitespace()
+                || c.is_control()
+        }) {
             return Err(bad(&format!("interface names cannot contain {c:?}")));
         }
         Ok(IfName(name.to_owned()))
@@ -674,6 +676,8 @@ mod tests {
             ("eth0)", "unbalanced"),
             ("()", "empty interface name"),
             ("eth 0", "cannot contain"),
+            ("(=%,])", "cannot contain ','"),
+            ("(a@b)", "cannot contain '@'"),
             ("foo:eth0", "unknown module prefix `foo:`"),
             (":eth0", "empty module prefix"),
             ("dna:eth0", "unknown module prefix"),
