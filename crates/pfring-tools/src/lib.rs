@@ -3,6 +3,8 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod synth;
+
 use std::fmt::Write as _;
 use std::time::Duration;
 
