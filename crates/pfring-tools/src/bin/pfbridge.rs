@@ -1,0 +1,228 @@
+//! pfbridge: forward every frame received on one device out of another (PF_RING's pfbridge).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use pfring::{BreakHandle, Direction, Error, Ring, RingBuilder, SocketMode};
+
+const USAGE: &str =
+    "pfbridge - (C) pfring-rs: forward packets between two devices (PF_RING pfbridge)
+
+pfbridge -a <device A> -b <device B> [-p] [-B] [-g <core>] [-w <watermark>] [-v]
+
+-h              Print this help
+-a <device>     Receive on this device (RX direction only)
+-b <device>     Send out of this device
+-p              Send each packet on its own (pfring_send with flush) instead of
+                batching frames through B's TX ring
+-B              Bidirectional: also forward B -> A (one thread per direction)
+-g <core>       Bind the (first) forwarding thread to a core
+-w <watermark>  TX watermark for batched forwarding (default 64)
+-v              Verbose: print every forwarded packet's length
+";
+
+#[derive(Clone, Debug)]
+struct Opts {
+    a: String,
+    b: String,
+    per_packet: bool,
+    bidirectional: bool,
+    core: Option<usize>,
+    watermark: u16,
+    verbose: bool,
+}
+
+fn parse_args() -> Result<Option<Opts>> {
+    use lexopt::prelude::*;
+    let (mut a, mut b) = (None, None);
+    let mut o = Opts {
+        a: String::new(),
+        b: String::new(),
+        per_packet: false,
+        bidirectional: false,
+        core: None,
+        watermark: 64,
+        verbose: false,
+    };
+    let mut p = lexopt::Parser::from_env();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            Short('a') => a = Some(p.value()?.string()?),
+            Short('b') => b = Some(p.value()?.string()?),
+            Short('p') => o.per_packet = true,
+            Short('B') => o.bidirectional = true,
+            Short('g') => o.core = Some(p.value()?.parse().context("-g <core>")?),
+            Short('w') => o.watermark = p.value()?.parse().context("-w <watermark>")?,
+            Short('v') => o.verbose = true,
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    let (Some(a), Some(b)) = (a, b) else {
+        bail!("both -a <device> and -b <device> are required");
+    };
+    if a == b {
+        bail!("-a and -b must be different devices");
+    }
+    o.a = a;
+    o.b = b;
+    Ok(Some(o))
+}
+
+/// Opens the receiving ring on `from` and the sending ring on `to`.
+fn open_pair(o: &Opts, from: &str, to: &str) -> Result<(Ring, Ring)> {
+    let mut rx = RingBuilder::new(from)
+        .caplen(65535)
+        .promisc(true)
+        .direction(Direction::RxOnly)
+        .socket_mode(SocketMode::RecvOnly)
+        .open()?;
+    rx.set_application_name("pfbridge")?;
+    let mut tx = RingBuilder::new(to)
+        .caplen(64)
+        .slots(16)
+        .socket_mode(SocketMode::SendOnly)
+        .qdisc_bypass(true)
+        .open()?;
+    tx.set_tx_watermark(o.watermark.max(1))?;
+    rx.enable()?;
+    tx.enable()?;
+    Ok((rx, tx))
+}
+
+/// Packets forwarded, and packets too large for the outgoing device (skipped).
+#[derive(Debug, Default)]
+struct Counters {
+    forwarded: AtomicU64,
+    too_large: AtomicU64,
+}
+
+/// Forwards until `stop` is set.
+fn forward(
+    o: &Opts,
+    mut rx: Ring,
+    mut tx: Ring,
+    count: &Counters,
+    stop: &AtomicBool,
+) -> Result<()> {
+    rx.set_poll_duration(Duration::from_millis(100));
+    while !stop.load(Ordering::Relaxed) {
+        let burst = rx.recv_burst(pfring::ring::MAX_BURST, true)?;
+        'packets: for (h, data) in burst.iter() {
+            if o.verbose {
+                println!("{} bytes", h.caplen);
+            }
+            loop {
+                match tx.send(data, o.per_packet) {
+                    Ok(()) => break,
+                    Err(Error::NoTxSlotAvailable) => {
+                        tx.wait_tx_slot(Duration::from_millis(10))?;
+                    }
+                    // A frame the other side cannot carry (a larger MTU on A): count, go on.
+                    Err(Error::FrameTooLarge { .. }) => {
+                        count.too_large.fetch_add(1, Ordering::Relaxed);
+                        continue 'packets;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+            }
+            count.forwarded.fetch_add(1, Ordering::Relaxed);
+        }
+        let n = burst.len();
+        drop(burst);
+        if n > 0 {
+            tx.flush_tx_packets()?;
+        }
+    }
+    tx.flush_tx_packets()?;
+    Ok(())
+}
+
+fn run(o: Opts) -> Result<()> {
+    if let Some(core) = o.core {
+        pfring::bind_to_core(core)?;
+    }
+    let (rx_ab, tx_ab) = open_pair(&o, &o.a, &o.b)?;
+    let reverse = if o.bidirectional {
+        Some(open_pair(&o, &o.b, &o.a)?)
+    } else {
+        None
+    };
+    let breakers: Vec<BreakHandle> = std::iter::once(rx_ab.break_handle())
+        .chain(reverse.as_ref().map(|(r, _)| r.break_handle()))
+        .collect();
+    for b in &breakers {
+        b.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    }
+    println!(
+        "Bridging {} -> {}{}",
+        o.a,
+        o.b,
+        if o.bidirectional { " (and back)" } else { "" }
+    );
+    let count = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| -> Result<()> {
+        let mut workers = vec![s.spawn(|| forward(&o, rx_ab, tx_ab, &count, &stop))];
+        if let Some((rx, tx)) = reverse {
+            workers.push(s.spawn(|| forward(&o, rx, tx, &count, &stop)));
+        }
+        let mut last = 0u64;
+        let mut last_t = Instant::now();
+        while BreakHandle::last_signal() == 0 && workers.iter().all(|w| !w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(100));
+            if last_t.elapsed() >= Duration::from_secs(1) {
+                let now = count.forwarded.load(Ordering::Relaxed);
+                let pps = (now - last) as f64 / last_t.elapsed().as_secs_f64();
+                println!("{} pps", pps.round() as u64);
+                last = now;
+                last_t = Instant::now();
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for b in &breakers {
+            b.breakloop();
+        }
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a forwarding thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    println!(
+        "Forwarded {} packets ({} too large for the outgoing device)",
+        count.forwarded.load(Ordering::Relaxed),
+        count.too_large.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(Some(o)) => o,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pfbridge: {e:#} (see pfbridge -h)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match e.downcast_ref::<Error>() {
+                Some(pe) => eprintln!("pfbridge: {pe}"),
+                None => eprintln!("pfbridge: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
