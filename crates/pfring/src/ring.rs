@@ -454,6 +454,7 @@ impl Ring {
         Ok(())
     }
 
+    #[inline]
     fn header_of(&self, f: &RawFrame) -> PacketHeader {
         let caplen = f.caplen.min(self.cfg.caplen);
         let ts = Timestamp {
@@ -486,7 +487,7 @@ impl Ring {
         let watermark = usize::from(self.cfg.watermark.max(1));
         // Bounded: every pass sleeps until the deadline or a wake-up.
         loop {
-            let Backend::Packet(b) = &self.backend;
+            let Backend::Packet(b) = &mut self.backend;
             let ready = b.rx.ready_frames(watermark);
             if ready >= watermark || self.breaker.is_set() {
                 return Ok(ready);
@@ -497,6 +498,10 @@ impl Ring {
             }
             let left = deadline - now;
             if ready == 0 {
+                // Everything was read: hand it all back first, or poll(2) reports the ring
+                // readable at once. The last received packet is gone from the ring then.
+                self.release_for_wait();
+                let Backend::Packet(b) = &self.backend;
                 // The kernel wakes poll(2) when it retires a block.
                 poll_in(b.fd(), Some(self.breaker.eventfd().as_fd()), Some(left)).map_err(
                     |source| SyscallError {
@@ -552,6 +557,15 @@ impl Ring {
             let d = self.cfg.poll_duration;
             self.wait_readable(d)?;
         }
+    }
+
+    /// Hands every read frame back to the kernel before sleeping (see
+    /// `RxRing::release_all_read`); the last received packet is no longer kept.
+    fn release_for_wait(&mut self) {
+        match &mut self.backend {
+            Backend::Packet(b) => b.rx.release_all_read(),
+        }
+        self.last_rx = None;
     }
 
     /// Resets the break flag once a blocking call has returned because of it.
@@ -1099,7 +1113,12 @@ impl Burst<'_> {
 
     /// The packets in order.
     pub fn iter(&self) -> impl Iterator<Item = (PacketHeader, &[u8])> {
-        (0..self.len).filter_map(|i| self.get(i))
+        let ring = &*self.ring;
+        let Backend::Packet(b) = &ring.backend;
+        ring.burst[..self.len].iter().map(move |f| {
+            let h = ring.header_of(f);
+            (h, b.rx.frame_bytes(f, h.caplen))
+        })
     }
 }
 
@@ -1145,7 +1164,11 @@ impl SharedRing {
             if self.breaker.is_set() {
                 return Ok(None);
             }
-            let d = self.lock().cfg.poll_duration;
+            let d = {
+                let mut ring = self.lock();
+                ring.release_for_wait();
+                ring.cfg.poll_duration
+            };
             if let Some(fd) = &self.fd {
                 poll_in(fd.as_fd(), Some(self.breaker.eventfd().as_fd()), Some(d)).map_err(
                     |source| SyscallError {

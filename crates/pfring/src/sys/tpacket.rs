@@ -193,6 +193,7 @@ impl RxRing {
     /// is only accessed atomically.
     ///
     /// Only called for blocks user space owns.
+    #[inline]
     fn body(&self, block: usize) -> &[u8] {
         assert!(block < self.block_nr, "block index out of range");
         // SAFETY: the range `[block * bs + 12, (block + 1) * bs)` is inside the mapping; the
@@ -221,11 +222,6 @@ impl RxRing {
         // `off` is relative to the block start; `body` starts at +12.
         let s = body.get(off.checked_sub(12)?..off.checked_sub(12)? + 4)?;
         Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    }
-
-    fn rd16(body: &[u8], off: usize) -> Option<u16> {
-        let s = body.get(off.checked_sub(12)?..off.checked_sub(12)? + 2)?;
-        Some(u16::from_le_bytes([s[0], s[1]]))
     }
 
     fn user_owned(&self, block: usize) -> bool {
@@ -262,6 +258,7 @@ impl RxRing {
     /// block is ready: until then the finished block stays held, so the last frame handed out
     /// stays readable (for `send_last_rx_packet`). Returns whether a block is (now) held with
     /// frames left.
+    #[inline]
     fn advance(&mut self) -> bool {
         if self.held && self.cur_pkt >= self.cur_num {
             let next = (self.cur_block + 1) % self.block_nr;
@@ -279,6 +276,7 @@ impl RxRing {
     ///
     /// Blocks are not handed back here: call [`RxRing::release`] once no slice into the
     /// returned frames is alive.
+    #[inline]
     pub fn next_frame(&mut self) -> Option<RawFrame> {
         // Bounded: each failed read skips the rest of a block.
         for _ in 0..=self.block_nr {
@@ -297,6 +295,7 @@ impl RxRing {
         None
     }
 
+    #[inline]
     fn read_frame(&mut self) -> Option<RawFrame> {
         let bs = self.block_size;
         let off = self.cur_off;
@@ -304,21 +303,29 @@ impl RxRing {
             return None;
         }
         let block = self.cur_block;
-        let body = self.body(block);
-        let next = Self::rd32(body, off)? as usize;
-        let sec = Self::rd32(body, off + 4)?;
-        let nsec = Self::rd32(body, off + 8)?;
-        let snaplen = Self::rd32(body, off + 12)?;
-        let len = Self::rd32(body, off + 16)?;
-        let status = Self::rd32(body, off + 20)?;
-        let mac = usize::from(Self::rd16(body, off + 24)?);
-        let rxhash = Self::rd32(body, off + 28)?;
-        let tci = Self::rd32(body, off + 32)?;
-        let tpid = Self::rd16(body, off + 36)?;
-        let sll = off + TPACKET3_HDR_LEN;
-        let protocol = Self::rd16(body, sll + 2)?;
-        let ifindex = Self::rd32(body, sll + 4)? as i32;
-        let pkttype = *body.get(sll + 10 - 12)?;
+        // One bounds check for the whole header (tpacket3_hdr + sockaddr_ll); the fixed-size
+        // array then makes every field read below check-free.
+        let h: &[u8; TPACKET3_HDRLEN] = self
+            .body(block)
+            .get(off - 12..off - 12 + TPACKET3_HDRLEN)?
+            .try_into()
+            .ok()?;
+        let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let u16_at = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
+        let next = u32_at(0) as usize;
+        let sec = u32_at(4);
+        let nsec = u32_at(8);
+        let snaplen = u32_at(12);
+        let len = u32_at(16);
+        let status = u32_at(20);
+        let mac = usize::from(u16_at(24));
+        let rxhash = u32_at(28);
+        let tci = u32_at(32);
+        let tpid = u16_at(36);
+        let sll = TPACKET3_HDR_LEN;
+        let protocol = u16_at(sll + 2);
+        let ifindex = u32_at(sll + 4) as i32;
+        let pkttype = h[sll + 10];
         let data = off.checked_add(mac)?;
         if mac < TPACKET3_HDRLEN || data.checked_add(snaplen as usize)? > bs {
             return None;
@@ -367,6 +374,7 @@ impl RxRing {
 
     /// The bytes of a frame returned by [`RxRing::next_frame`] (whose block has not been
     /// released since).
+    #[inline]
     pub fn frame_bytes(&self, f: &RawFrame, caplen: u32) -> &[u8] {
         let start = f.data_off as usize - 12;
         let n = f.caplen.min(caplen) as usize;
@@ -384,6 +392,19 @@ impl RxRing {
         let back = (self.cur_block + self.block_nr - block) % self.block_nr;
         let in_window = (self.held && back == 0) || (back >= 1 && back <= self.pending);
         in_window && self.user_owned(block)
+    }
+
+    /// Hands back everything read, the current block included when all its frames were
+    /// returned. Call before sleeping in `poll(2)`: the kernel reports a V3 ring readable while
+    /// the block it closed last is still user-owned (`packet_poll` →
+    /// `packet_previous_rx_frame`), so a held finished block would make `poll` spin.
+    pub fn release_all_read(&mut self) {
+        if self.held && self.cur_pkt >= self.cur_num {
+            self.held = false;
+            self.pending += 1;
+            self.cur_block = (self.cur_block + 1) % self.block_nr;
+        }
+        self.release();
     }
 
     /// Hands every fully read block before the current one back to the kernel (the current
