@@ -58,6 +58,8 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     local p
+    # timeout(1) passes the signal on to trafgen's whole process group.
+    if [[ -n ${GEN_PID:-} ]]; then PIDS+=("$GEN_PID"); fi
     for p in "${PIDS[@]}"; do
         kill -TERM "$p" 2>/dev/null || true
     done
@@ -162,14 +164,21 @@ write_cfg() { # size file
         $(($1 - 14)) >"$2"
 }
 
-# Runs the generator on GEN_CPU; prints "seconds" from trafgen's own timer, or "?".
+# Runs the generator on GEN_CPU and sets GEN_SECS from trafgen's own timer ("?" if absent).
+# In the background + wait, so that a signal to this script is handled at once.
+GEN_PID=""
 run_gen() { # cfg log
     timeout "$GEN_TIMEOUT" ip netns exec "$NS" taskset -c "$GEN_CPU" \
         trafgen --no-sock-mem --notouch-irq --cpus 1 --dev "$TX" --conf "$1" --num "$COUNT" \
-        >"$2" 2>&1 || echo "  warning: trafgen exited with $?" >&2
+        >"$2" 2>&1 &
+    GEN_PID=$!
+    local rc=0
+    wait "$GEN_PID" || rc=$?
+    GEN_PID=""
+    ((rc == 0)) || echo "  warning: trafgen exited with $rc" >&2
     # "           3 sec, 767439 usec on CPU0 (2000000 packets)"
-    awk '/usec on CPU/ {for (i = 1; i <= NF; i++) {if ($(i) == "sec,") s = $(i-1); if ($(i) == "usec") u = $(i-1)}}
-         END {if (s == "" || u == "") print "?"; else printf "%.6f\n", s + u / 1e6}' "$2"
+    GEN_SECS=$(awk '/usec on CPU/ {for (i = 1; i <= NF; i++) {if ($(i) == "sec,") s = $(i-1); if ($(i) == "usec") u = $(i-1)}}
+         END {if (s == "" || u == "") print "?"; else printf "%.6f\n", s + u / 1e6}' "$2")
 }
 
 # ---- parsers of the capture processes' exit output; "?" when not found
@@ -210,7 +219,8 @@ for size in $SIZES; do
     write_cfg "$size" "$cfg"
 
     # The generator alone, same count, no capture process.
-    alone_secs=$(run_gen "$cfg" "$WORK/gen-alone-$size.log")
+    run_gen "$cfg" "$WORK/gen-alone-$size.log"
+    alone_secs=$GEN_SECS
     if [[ $alone_secs == "?" ]]; then alone_pps="?"; else alone_pps=$(awk -v c="$COUNT" -v s="$alone_secs" 'BEGIN {printf "%.0f", c / s}'); fi
     echo "  $size B: generator alone ${alone_secs}s = $alone_pps pps"
 
@@ -242,7 +252,8 @@ for size in $SIZES; do
         rx0=$(rx_packets_ns)
         read -r g_b0 g_t0 < <(core_jiffies "$GEN_CPU")
         read -r c_b0 c_t0 < <(core_jiffies "$CAP_CPU")
-        gen_secs=$(run_gen "$cfg" "$WORK/gen-$size-$run.log")
+        run_gen "$cfg" "$WORK/gen-$size-$run.log"
+        gen_secs=$GEN_SECS
         read -r g_b1 g_t1 < <(core_jiffies "$GEN_CPU")
         read -r c_b1 c_t1 < <(core_jiffies "$CAP_CPU")
         wait_drained "${caps[@]}"
