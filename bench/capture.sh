@@ -14,6 +14,7 @@
 #   SNAPLEN=1536      snap length of every capture process
 #   GEN_CPU=0 CAP_CPU=1   cores of the generator and of the capture processes
 #   PFCOUNT=target/release/pfcount
+#   PFCOUNT_ARGS=""      extra pfcount flags (e.g. "--block-ms 64")
 #   OUT_DIR=bench/out
 set -euo pipefail
 
@@ -27,6 +28,7 @@ GEN_CPU=${GEN_CPU:-0}
 CAP_CPU=${CAP_CPU:-1}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PFCOUNT=${PFCOUNT:-$ROOT/target/release/pfcount}
+PFCOUNT_ARGS=${PFCOUNT_ARGS:-}
 OUT_DIR=${OUT_DIR:-$ROOT/bench/out}
 
 # Bounds of every wait (seconds).
@@ -226,7 +228,7 @@ for size in $SIZES; do
 
     for ((run = 1; run <= RUNS; run++)); do
         pf_err=$WORK/pf-$size-$run.err td_err=$WORK/td-$size-$run.err ns_out=$WORK/ns-$size-$run.out
-        ip netns exec "$NS" taskset -c "$CAP_CPU" "$PFCOUNT" -i "$RX" -q -l "$SNAPLEN" --ring-mb "$RING_MB" \
+        ip netns exec "$NS" taskset -c "$CAP_CPU" "$PFCOUNT" -i "$RX" -q -l "$SNAPLEN" --ring-mb "$RING_MB" $PFCOUNT_ARGS \
             >"$WORK/pf-$size-$run.out" 2>"$pf_err" &
         pf=$!; PIDS+=("$pf")
         ip netns exec "$NS" taskset -c "$CAP_CPU" tcpdump -i "$RX" -n -w /dev/null -s "$SNAPLEN" -B $((RING_MB * 1024)) \

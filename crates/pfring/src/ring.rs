@@ -43,6 +43,9 @@ pub const DEFAULT_SLOTS: u32 = 4096;
 /// Default poll duration for blocking receives (`DEFAULT_POLL_DURATION`).
 pub const DEFAULT_POLL_DURATION: Duration = Duration::from_millis(500);
 
+/// Default for [`RingBuilder::block_timeout`].
+pub const DEFAULT_BLOCK_TIMEOUT: Duration = Duration::from_millis(16);
+
 /// Frames queued by [`Ring::send`] without `flush` before they are sent anyway.
 pub const DEFAULT_TX_WATERMARK: u16 = 64;
 
@@ -160,6 +163,7 @@ pub(crate) struct RingConfig {
     pub(crate) poll_duration: Duration,
     pub(crate) tx_watermark: u16,
     pub(crate) qdisc_bypass: bool,
+    pub(crate) block_timeout_ms: u32,
 }
 
 impl Default for RingConfig {
@@ -178,6 +182,7 @@ impl Default for RingConfig {
             poll_duration: DEFAULT_POLL_DURATION,
             tx_watermark: DEFAULT_TX_WATERMARK,
             qdisc_bypass: false,
+            block_timeout_ms: DEFAULT_BLOCK_TIMEOUT.as_millis() as u32,
         }
     }
 }
@@ -270,6 +275,15 @@ impl RingBuilder {
     /// Initial socket mode.
     pub fn socket_mode(mut self, m: SocketMode) -> Self {
         self.cfg.mode = m;
+        self
+    }
+
+    /// The longest a partly filled block of packets waits before the application sees it
+    /// (TPACKET_V3 `tp_retire_blk_tov`; default 16 ms, at least 1 ms). Longer means fewer
+    /// wake-ups at moderate rates, at the price of latency; full blocks are always handed over
+    /// at once.
+    pub fn block_timeout(mut self, d: Duration) -> Self {
+        self.cfg.block_timeout_ms = d.as_millis().clamp(1, 60_000) as u32;
         self
     }
 

@@ -30,6 +30,7 @@ pfcount [-h] -i <device> [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>]
 --json          Print one JSON object per second instead of the stats block
 --slots <n>     Ring slots (default 4096, as PF_RING's min_num_slots)
 --ring-mb <n>   Ring size in MiB (overrides --slots)
+--block-ms <n>  Longest wait before a partly filled block is seen (default 16)
 ";
 
 #[derive(Debug)]
@@ -49,6 +50,7 @@ struct Opts {
     json: bool,
     slots: u32,
     ring_mb: Option<usize>,
+    block_ms: u64,
 }
 
 fn parse_args() -> Result<Option<Opts>> {
@@ -69,6 +71,7 @@ fn parse_args() -> Result<Option<Opts>> {
         json: false,
         slots: 4096,
         ring_mb: None,
+        block_ms: 16,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -94,6 +97,7 @@ fn parse_args() -> Result<Option<Opts>> {
             Short('q') => o.quiet = true,
             Long("json") => o.json = true,
             Long("slots") => o.slots = p.value()?.parse().context("--slots <n>")?,
+            Long("block-ms") => o.block_ms = p.value()?.parse().context("--block-ms <n>")?,
             Long("ring-mb") => o.ring_mb = Some(p.value()?.parse().context("--ring-mb <MiB>")?),
             _ => return Err(arg.unexpected().into()),
         }
@@ -127,6 +131,7 @@ fn run(o: Opts) -> Result<()> {
         .promisc(true)
         .long_header(o.long_header)
         .direction(o.direction)
+        .block_timeout(Duration::from_millis(o.block_ms))
         .slots(o.slots);
     if let Some(mb) = o.ring_mb {
         b = b.ring_bytes(mb << 20);

@@ -1,8 +1,9 @@
 //! The default module: an AF_PACKET socket with a TPACKET_V3 mmap'ed RX ring.
 //!
 //! PF_RING's `pf_ring.ko` socket maps onto this as follows:
-//! - the ring: `PACKET_RX_RING` (TPACKET_V3), blocks retired when full or after
-//!   [`RETIRE_TIMEOUT_MS`], so at high rates there is no system call per packet;
+//! - the ring: `PACKET_RX_RING` (TPACKET_V3), blocks retired when full or after the block
+//!   timeout (`RingBuilder::block_timeout`, 16 ms by default), so at high rates there is no
+//!   system call per packet;
 //! - `enable_ring` / `disable_ring`: the socket is created with protocol 0 (hooked to nothing)
 //!   and bound to `ETH_P_ALL` on the first enable; disabling attaches a reject-all filter
 //!   (binding to protocol 0 would not unhook it: `packet_bind` treats 0 as "keep the current
@@ -25,9 +26,6 @@ use crate::sys::iface::{self, ExclusiveLock};
 use crate::sys::socket::poll_out;
 use crate::sys::socket::{PacketSocket, SockFilter, TpacketReq3, opt};
 use crate::sys::tpacket::{RxRing, TxRing, frame_size_for};
-
-/// Block retire timeout: the longest a partially filled block waits before user space sees it.
-pub const RETIRE_TIMEOUT_MS: u32 = 4;
 
 /// `ETH_P_ALL`.
 const ETH_P_ALL: u16 = 0x0003;
@@ -73,7 +71,12 @@ fn sys_err(call: &'static str) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 /// Geometry of the RX ring for `slots` frames of `caplen` bytes (or `ring_bytes` in total).
-pub(crate) fn ring_geometry(caplen: u32, slots: u32, ring_bytes: Option<usize>) -> TpacketReq3 {
+pub(crate) fn ring_geometry(
+    caplen: u32,
+    slots: u32,
+    ring_bytes: Option<usize>,
+    retire_ms: u32,
+) -> TpacketReq3 {
     const PAGE: usize = 4096;
     let frame = frame_size_for(caplen as usize, 0).max(PAGE / 8);
     let total = ring_bytes
@@ -92,7 +95,7 @@ pub(crate) fn ring_geometry(caplen: u32, slots: u32, ring_bytes: Option<usize>) 
         tp_block_nr: block_nr as u32,
         tp_frame_size: frame_size as u32,
         tp_frame_nr: ((block / frame_size) * block_nr) as u32,
-        tp_retire_blk_tov: RETIRE_TIMEOUT_MS,
+        tp_retire_blk_tov: retire_ms,
         tp_sizeof_priv: 0,
         tp_feature_req_word: 0,
     }
@@ -148,7 +151,7 @@ impl PacketBackend {
         })?;
         sock.set_version(opt::TPACKET_V3)
             .map_err(sys_err("setsockopt(PACKET_VERSION)"))?;
-        let req = ring_geometry(cfg.caplen, cfg.slots, cfg.ring_bytes);
+        let req = ring_geometry(cfg.caplen, cfg.slots, cfg.ring_bytes, cfg.block_timeout_ms);
         let rx = RxRing::new(&sock, &req).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENOMEM) {
                 Error::InvalidArgument(format!(
@@ -687,7 +690,7 @@ mod tests {
             (1536, 4096, Some(64 << 20)),
             (60, 32, None),
         ] {
-            let r = ring_geometry(caplen, slots, bytes);
+            let r = ring_geometry(caplen, slots, bytes, 4);
             assert_eq!(r.tp_block_size % 4096, 0, "{r:?}");
             assert!(r.tp_block_size as usize >= frame_size_for(caplen as usize, 0));
             assert_eq!(
