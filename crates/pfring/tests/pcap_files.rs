@@ -269,6 +269,52 @@ fn documented_special_files() {
     assert_eq!(o.linktype, Some(231));
 }
 
+/// libpcap's reading of every test file, through `tcpdump -r FILE -w COPY` (ns pcap): our
+/// reading of the copy equals our reading of the original, record by record (timestamps,
+/// lengths, bytes, link type). The one known difference is a timestamp past 2106, which
+/// libpcap's 32-bit pcap seconds field cannot hold.
+#[test]
+fn libpcap_reads_every_test_file_like_we_do() {
+    if !have_tool("tcpdump") {
+        eprintln!("SKIP: tcpdump not installed");
+        return;
+    }
+    let Some(dir) = testdata_dir() else { return };
+    let copy = tmp_path("libpcap-copy.pcap");
+    let mut compared = 0;
+    for path in testdata_files(&dir) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let ours = read_all(std::fs::File::open(&path).unwrap()).unwrap();
+        let st = Command::new("tcpdump")
+            .args(["--time-stamp-precision=nano", "-r"])
+            .arg(&path)
+            .arg("-w")
+            .arg(&copy)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let theirs = read_all(std::fs::File::open(&copy).unwrap()).unwrap();
+        assert!(theirs.error.is_none(), "{name}: {:?}", theirs.error);
+        assert_eq!(ours.records.len(), theirs.records.len(), "{name}");
+        for (i, (a, b)) in ours.records.iter().zip(&theirs.records).enumerate() {
+            let mut a = a.clone();
+            a.interface = 0;
+            if name == "time_2106_overflow.pcapng" {
+                // libpcap keeps the low 32 bits of the seconds.
+                a.ts_ns %= (1u64 << 32) * 1_000_000_000;
+            }
+            assert_eq!(&a, b, "{name} record {i}");
+        }
+        compared += 1;
+    }
+    let _ = std::fs::remove_file(&copy);
+    eprintln!("{compared} files read alike by libpcap and by us");
+}
+
 // ---- round trips --------------------------------------------------------------------------
 
 const FORMATS: [Format; 3] = [
@@ -1065,5 +1111,114 @@ proptest! {
             f[at] = b;
         }
         let _ = read_bytes(&f);
+    }
+}
+
+// ---- throughput (not a test: run on demand) -----------------------------------------------
+
+/// Reading and writing speed, side by side with `tcpdump -r FILE -w /dev/null` on the same
+/// files. Run with
+/// `cargo test --release -p pfring --test pcap_files -- --ignored --nocapture throughput`.
+#[test]
+#[ignore = "benchmark; run on demand with --release"]
+fn throughput() {
+    use std::time::{Duration, Instant};
+    fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+        let mut best = Duration::MAX;
+        let mut out = None;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let v = f();
+            best = best.min(t.elapsed());
+            out = Some(v);
+        }
+        (best, out.unwrap())
+    }
+    let per = |d: Duration, n: u64| d.as_nanos() as f64 / n as f64;
+
+    // The shared test data, from memory, looped.
+    if let Some(dir) = testdata_dir() {
+        let files: Vec<Vec<u8>> = testdata_files(&dir)
+            .iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        let (d, n) = best(3, || {
+            let mut n = 0u64;
+            for _ in 0..100 {
+                for f in &files {
+                    let Ok(mut r) = Reader::new(&f[..]) else {
+                        continue;
+                    };
+                    while let Ok(Some(rec)) = r.next() {
+                        n += u64::from(rec.caplen > 0);
+                    }
+                }
+            }
+            n
+        });
+        println!(
+            "test data x100 from memory: {n} records, {:.1} ns/record (incl. opening 26400 readers)",
+            per(d, n)
+        );
+    }
+
+    let tcpdump = have_tool("tcpdump");
+    for (size, count) in [(64usize, 2_000_000u64), (1514, 500_000)] {
+        for format in FORMATS {
+            let path = tmp_path(&format!("bench-{size}-{format:?}"));
+            let frame = vec![0x5Au8; size];
+            let (dw, ()) = best(3, || {
+                let mut w = Writer::new(std::fs::File::create(&path).unwrap(), format).unwrap();
+                for i in 0..count {
+                    w.write(1_700_000_000_000_000_000 + i * 1000, &frame, size as u32)
+                        .unwrap();
+                }
+                w.into_inner().unwrap();
+            });
+            let (dr, n) = best(3, || {
+                let mut r = Reader::open(&path).unwrap();
+                let mut n = 0u64;
+                while let Some(rec) = r.next().unwrap() {
+                    n += u64::from(rec.data.len() == size);
+                }
+                n
+            });
+            assert_eq!(n, count);
+            let (drw, ()) = best(3, || {
+                let mut r = Reader::open(&path).unwrap();
+                let mut w =
+                    Writer::new(std::fs::File::create("/dev/null").unwrap(), format).unwrap();
+                while let Some(rec) = r.next().unwrap() {
+                    w.write_record(&rec).unwrap();
+                }
+                w.into_inner().unwrap();
+            });
+            let mut line = format!(
+                "{size:>4} B {format:<18?} write {:5.1} ns/pkt  read {:5.1} ns/pkt  read+write /dev/null {:5.1} ns/pkt",
+                per(dw, count),
+                per(dr, count),
+                per(drw, count)
+            );
+            if tcpdump {
+                let (dt, ok) = best(3, || {
+                    Command::new("tcpdump")
+                        .args(["-r"])
+                        .arg(&path)
+                        .args(["-w", "/dev/null"])
+                        .output()
+                        .unwrap()
+                        .status
+                        .success()
+                });
+                assert!(ok);
+                line += &format!(
+                    "  | tcpdump -r -w /dev/null {:5.1} ns/pkt (ratio {:.2})",
+                    per(dt, count),
+                    drw.as_secs_f64() / dt.as_secs_f64()
+                );
+            }
+            println!("{line}");
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
