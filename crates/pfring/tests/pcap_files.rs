@@ -1184,6 +1184,17 @@ fn throughput() {
                 n
             });
             assert_eq!(n, count);
+            let bytes = std::fs::read(&path).unwrap();
+            let (dm, n) = best(3, || {
+                let mut r = Reader::new(&bytes[..]).unwrap();
+                let mut n = 0u64;
+                while let Some(rec) = r.next().unwrap() {
+                    n += u64::from(rec.data.len() == size);
+                }
+                n
+            });
+            assert_eq!(n, count);
+            drop(bytes);
             let (drw, ()) = best(3, || {
                 let mut r = Reader::open(&path).unwrap();
                 let mut w =
@@ -1194,9 +1205,10 @@ fn throughput() {
                 w.into_inner().unwrap();
             });
             let mut line = format!(
-                "{size:>4} B {format:<18?} write {:5.1} ns/pkt  read {:5.1} ns/pkt  read+write /dev/null {:5.1} ns/pkt",
+                "{size:>4} B {format:<18?} write {:6.1} ns/pkt  read {:5.1} ns/pkt (from memory {:5.1})  read+write /dev/null {:5.1} ns/pkt",
                 per(dw, count),
                 per(dr, count),
+                per(dm, count),
                 per(drw, count)
             );
             if tcpdump {

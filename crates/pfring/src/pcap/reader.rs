@@ -9,7 +9,10 @@ use super::{
     effective_snaplen,
 };
 
-/// Initial size of the read buffer; it grows (as data arrives) up to the largest record.
+/// First size of the read buffer (small inputs stay cheap).
+const START_BUF: usize = 4 * 1024;
+/// The buffer doubles up to this size as the input keeps filling it (fewer `read` calls), and
+/// beyond only when one record or block needs more.
 const INITIAL_BUF: usize = 64 * 1024;
 /// The largest value [`Reader::set_max_record_len`] accepts (libpcap's largest per-link-type
 /// maximum, for D-Bus).
@@ -315,6 +318,12 @@ impl<R: Read> Reader<R> {
             let avail = self.end - self.pos;
             if avail >= n || self.eof {
                 return Ok(avail);
+            }
+            if self.end == self.buf.len() && self.buf.len() < INITIAL_BUF {
+                // The input filled the buffer: a larger one saves read calls.
+                let new_len = (self.buf.len() * 2).clamp(START_BUF, INITIAL_BUF);
+                self.buf.resize(new_len, 0);
+                continue;
             }
             if self.pos > 0 && self.buf.len() - self.pos < n {
                 // Not enough room after `pos`: move the unread bytes to the front.
