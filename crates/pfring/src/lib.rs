@@ -23,6 +23,7 @@ mod backend;
 pub mod device;
 pub mod error;
 pub mod packet;
+pub mod pcap;
 pub mod ring;
 mod sys;
 
