@@ -101,6 +101,9 @@ pub enum Error {
     /// The buffer passed to a copying receive is empty.
     #[error("receive buffer is empty")]
     EmptyBuffer,
+    /// A capture file (`pcap:`) is unreadable, truncated or corrupt.
+    #[error("capture file: {0}")]
+    Pcap(#[from] crate::pcap::PcapError),
     /// A system call failed for a reason not covered by a more specific variant.
     #[error(transparent)]
     Syscall(#[from] SyscallError),
@@ -128,7 +131,7 @@ impl Error {
             | Error::FrameTooLarge { .. }
             | Error::FrameTooShort { .. } => -2,
             Error::NoTxSlotAvailable => -4,
-            Error::TxRefused { .. } => -1,
+            Error::TxRefused { .. } | Error::Pcap(_) => -1,
             Error::NoSuchDevice { .. } => -13,
             Error::NotSupported { .. } => -7,
             Error::RingNotEnabled => -12,

@@ -103,6 +103,8 @@ pub(crate) enum Source<'a> {
         frame: RawFrame,
         caplen: u32,
     },
+    /// Bytes in a backend's own buffer (a capture file's current record).
+    Buffer(&'a [u8]),
 }
 
 impl Packet<'_> {
@@ -119,6 +121,7 @@ impl Packet<'_> {
                 frame,
                 caplen,
             } => ring.frame_bytes(frame, *caplen),
+            Source::Buffer(b) => b,
         }
     }
 
@@ -143,6 +146,7 @@ impl Drop for Packet<'_> {
     fn drop(&mut self) {
         match &mut self.source {
             Source::Tpacket { ring, .. } => ring.release(),
+            Source::Buffer(_) => {}
         }
     }
 }

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
+use crate::backend::pcap_file::PcapBackend;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result, SyscallError};
 use crate::packet::{
@@ -164,6 +165,7 @@ pub(crate) struct RingConfig {
     pub(crate) tx_watermark: u16,
     pub(crate) qdisc_bypass: bool,
     pub(crate) block_timeout_ms: u32,
+    pub(crate) replay: bool,
 }
 
 impl Default for RingConfig {
@@ -183,6 +185,7 @@ impl Default for RingConfig {
             tx_watermark: DEFAULT_TX_WATERMARK,
             qdisc_bypass: false,
             block_timeout_ms: DEFAULT_BLOCK_TIMEOUT.as_millis() as u32,
+            replay: false,
         }
     }
 }
@@ -287,6 +290,13 @@ impl RingBuilder {
         self
     }
 
+    /// `pcap:` files only: deliver packets at the pace they were recorded (default: as fast
+    /// as they are read).
+    pub fn replay_pace(mut self, on: bool) -> Self {
+        self.cfg.replay = on;
+        self
+    }
+
     /// Transmit straight to the driver, skipping the qdisc layer (`PACKET_QDISC_BYPASS`):
     /// faster, but no traffic shaping and no `tc` on this ring's frames.
     pub fn qdisc_bypass(mut self, on: bool) -> Self {
@@ -315,6 +325,7 @@ impl RingBuilder {
             DeviceSpec::Packet(dev) => {
                 Backend::Packet(PacketBackend::open(&self.device, dev, &cfg)?)
             }
+            DeviceSpec::Pcap(path) => Backend::Pcap(PcapBackend::open(path, cfg.replay)?),
             other => {
                 return Err(Error::NotSupported {
                     op: "open",
@@ -344,6 +355,7 @@ impl RingBuilder {
 #[derive(Debug)]
 enum Backend {
     Packet(PacketBackend),
+    Pcap(PcapBackend),
 }
 
 /// A handle that breaks a ring's blocking receive or loop from another thread.
@@ -426,6 +438,7 @@ impl Ring {
         }
         match &mut self.backend {
             Backend::Packet(b) => b.enable(&self.cfg)?,
+            Backend::Pcap(_) => {}
         }
         self.enabled = true;
         Ok(())
@@ -445,6 +458,7 @@ impl Ring {
                 b.disable()?;
                 b.update_stats()?;
             }
+            Backend::Pcap(_) => {}
         }
         self.enabled = false;
         Ok(())
@@ -501,7 +515,11 @@ impl Ring {
         let watermark = usize::from(self.cfg.watermark.max(1));
         // Bounded: every pass sleeps until the deadline or a wake-up.
         loop {
-            let Backend::Packet(b) = &mut self.backend;
+            let b = match &mut self.backend {
+                Backend::Packet(b) => b,
+                // A file is always readable until its end.
+                Backend::Pcap(p) => return Ok(usize::from(!p.end_of_file())),
+            };
             let ready = b.rx.ready_frames(watermark);
             if ready >= watermark || self.breaker.is_set() {
                 return Ok(ready);
@@ -515,14 +533,16 @@ impl Ring {
                 // Everything was read: hand it all back first, or poll(2) reports the ring
                 // readable at once. The last received packet is gone from the ring then.
                 self.release_for_wait();
-                let Backend::Packet(b) = &self.backend;
                 // The kernel wakes poll(2) when it retires a block.
-                poll_in(b.fd(), Some(self.breaker.eventfd().as_fd()), Some(left)).map_err(
-                    |source| SyscallError {
-                        call: "poll",
-                        source,
-                    },
-                )?;
+                poll_in(
+                    self.as_fd(),
+                    Some(self.breaker.eventfd().as_fd()),
+                    Some(left),
+                )
+                .map_err(|source| SyscallError {
+                    call: "poll",
+                    source,
+                })?;
             } else {
                 // Below the watermark: poll(2) would return at once (a block is ready), so
                 // wait for more frames in short naps, still woken by breakloop.
@@ -547,13 +567,20 @@ impl Ring {
     #[doc(alias = "pfring_recv")]
     pub fn recv(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
         self.check_recv()?;
+        if let Backend::Pcap(_) = self.backend {
+            return self.recv_file();
+        }
         loop {
-            let Backend::Packet(b) = &mut self.backend;
+            let Backend::Packet(b) = &mut self.backend else {
+                unreachable!("file rings returned above");
+            };
             if let Some(f) = b.rx.next_frame() {
                 let header = self.header_of(&f);
                 self.recv_count += 1;
                 self.last_rx = Some(f);
-                let Backend::Packet(b) = &mut self.backend;
+                let Backend::Packet(b) = &mut self.backend else {
+                    unreachable!("file rings returned above");
+                };
                 return Ok(Some(Packet {
                     header,
                     source: Source::Tpacket {
@@ -573,11 +600,44 @@ impl Ring {
         }
     }
 
+    /// The next record of a `pcap:` file (one at a time: the record buffer is reused).
+    fn recv_file(&mut self) -> Result<Option<Packet<'_>>> {
+        let Ring {
+            backend,
+            breaker,
+            cfg,
+            recv_count,
+            ..
+        } = self;
+        let Backend::Pcap(p) = backend else {
+            return Ok(None);
+        };
+        if !p.fetch(cfg.caplen, breaker)? {
+            if breaker.is_set() {
+                breaker.reset();
+            }
+            return Ok(None);
+        }
+        *recv_count += 1;
+        Ok(Some(Packet {
+            header: p.hdr,
+            source: Source::Buffer(&p.buf),
+        }))
+    }
+
+    /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
+    pub fn end_of_file(&self) -> bool {
+        match &self.backend {
+            Backend::Packet(_) => false,
+            Backend::Pcap(p) => p.end_of_file(),
+        }
+    }
+
     /// Hands every read frame back to the kernel before sleeping (see
     /// `RxRing::release_all_read`); the last received packet is no longer kept.
     fn release_for_wait(&mut self) {
-        match &mut self.backend {
-            Backend::Packet(b) => b.rx.release_all_read(),
+        if let Backend::Packet(b) = &mut self.backend {
+            b.rx.release_all_read();
         }
         self.last_rx = None;
     }
@@ -619,9 +679,16 @@ impl Ring {
     pub fn recv_burst(&mut self, max: usize, wait: bool) -> Result<Burst<'_>> {
         self.check_recv()?;
         let max = max.clamp(1, MAX_BURST);
+        if let Backend::Pcap(_) = self.backend {
+            // Files deliver one record per burst (the record buffer is reused).
+            let len = usize::from(self.recv_file()?.is_some());
+            return Ok(Burst { ring: self, len });
+        }
         let mut n = 0;
         loop {
-            let Backend::Packet(b) = &mut self.backend;
+            let Backend::Packet(b) = &mut self.backend else {
+                unreachable!("file rings returned above");
+            };
             while n < max {
                 match b.rx.next_frame() {
                     Some(f) => {
@@ -714,6 +781,7 @@ impl Ring {
     pub fn is_packet_available(&self) -> bool {
         match &self.backend {
             Backend::Packet(b) => b.rx.has_frame(),
+            Backend::Pcap(p) => !p.end_of_file(),
         }
     }
 
@@ -722,6 +790,7 @@ impl Ring {
     pub fn num_queued_packets(&self) -> u32 {
         match &self.backend {
             Backend::Packet(b) => b.rx.ready_frames(1_000_000) as u32,
+            Backend::Pcap(p) => u32::from(!p.end_of_file()),
         }
     }
 
@@ -773,6 +842,10 @@ impl Ring {
                     drop: b.kernel_drops,
                 })
             }
+            Backend::Pcap(p) => Ok(Stats {
+                recv: self.recv_count,
+                drop: p.skipped,
+            }),
         }
     }
 
@@ -785,7 +858,7 @@ impl Ring {
         self.cfg.direction = d;
         match &self.backend {
             Backend::Packet(b) if self.enabled => b.apply_filter(&self.cfg),
-            Backend::Packet(_) => Ok(()),
+            Backend::Packet(_) | Backend::Pcap(_) => Ok(()),
         }
     }
 
@@ -846,6 +919,7 @@ impl Ring {
                 Some(n) => iface::mac_address(n)
                     .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", n)),
             },
+            Backend::Pcap(_) => Ok([0; 6]),
         }
     }
 
@@ -854,6 +928,7 @@ impl Ring {
     pub fn bound_device_ifindex(&self) -> i32 {
         match &self.backend {
             Backend::Packet(b) => b.ifindex,
+            Backend::Pcap(_) => 0,
         }
     }
 
@@ -871,6 +946,7 @@ impl Ring {
                     .map(|c| c.min(64) as u8)
                     .map_err(|e| Error::from_os("SIOCETHTOOL", e, "ethtool", "none", n)),
             },
+            Backend::Pcap(_) => Ok(1),
         }
     }
 
@@ -890,6 +966,10 @@ impl Ring {
                     iface::mtu(n).map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", n))
                 }
             },
+            Backend::Pcap(_) => Err(Error::NotSupported {
+                op: "mtu",
+                backend: "pcap",
+            }),
         }
     }
 
@@ -907,6 +987,8 @@ impl Ring {
                 sec: u64::from(sec),
                 nsec,
             }),
+            // Reading ahead would consume the record: files do not peek.
+            Backend::Pcap(_) => None,
         }
     }
 
@@ -925,6 +1007,7 @@ impl Ring {
     pub fn ring_memory(&self) -> usize {
         match &self.backend {
             Backend::Packet(b) => b.rx.memory(),
+            Backend::Pcap(_) => 0,
         }
     }
 
@@ -959,6 +1042,10 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.send(frame, flush, wm, bypass),
+            Backend::Pcap(_) => Err(Error::NotSupported {
+                op: "sending",
+                backend: "pcap",
+            }),
         }
     }
 
@@ -970,6 +1057,7 @@ impl Ring {
     pub fn flush_tx_packets(&mut self) -> Result<()> {
         match &mut self.backend {
             Backend::Packet(b) => b.flush_tx(),
+            Backend::Pcap(_) => Ok(()),
         }
     }
 
@@ -995,6 +1083,10 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
+            Backend::Pcap(_) => Err(Error::NotSupported {
+                op: "sending",
+                backend: "pcap",
+            }),
         }
     }
 
@@ -1003,6 +1095,7 @@ impl Ring {
     pub fn tx_stats(&self) -> (u64, usize) {
         match &self.backend {
             Backend::Packet(b) => b.tx_counts(),
+            Backend::Pcap(_) => (0, 0),
         }
     }
 
@@ -1021,6 +1114,10 @@ impl Ring {
         }
         match &mut self.backend {
             Backend::Packet(b) => b.send_ifindex(frame, ifindex),
+            Backend::Pcap(_) => Err(Error::NotSupported {
+                op: "sending",
+                backend: "pcap",
+            }),
         }
     }
 
@@ -1054,6 +1151,10 @@ impl Ring {
                         })
                     })
             }
+            Backend::Pcap(_) => Err(Error::NotSupported {
+                op: "sending",
+                backend: "pcap",
+            }),
         }
     }
 
@@ -1084,6 +1185,7 @@ impl AsFd for Ring {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match &self.backend {
             Backend::Packet(b) => b.fd(),
+            Backend::Pcap(p) => p.fd(),
         }
     }
 }
@@ -1119,27 +1221,32 @@ impl Burst<'_> {
         if i >= self.len {
             return None;
         }
-        let Backend::Packet(b) = &self.ring.backend;
-        let f = &self.ring.burst[i];
-        let h = self.ring.header_of(f);
-        Some((h, b.rx.frame_bytes(f, h.caplen)))
+        self.iter().nth(i)
     }
 
     /// The packets in order.
     pub fn iter(&self) -> impl Iterator<Item = (PacketHeader, &[u8])> {
         let ring = &*self.ring;
-        let Backend::Packet(b) = &ring.backend;
-        ring.burst[..self.len].iter().map(move |f| {
-            let h = ring.header_of(f);
-            (h, b.rx.frame_bytes(f, h.caplen))
-        })
+        // Device rings fill `burst`; a file ring holds at most its current record.
+        let (rx, frames, file) = match &ring.backend {
+            Backend::Packet(b) => (Some(&b.rx), &ring.burst[..self.len], None),
+            Backend::Pcap(p) => (None, &ring.burst[..0], (self.len == 1).then_some(p)),
+        };
+        frames
+            .iter()
+            .map(move |f| {
+                let h = ring.header_of(f);
+                (h, rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen)))
+            })
+            .chain(file.map(|p| (p.hdr, &p.buf[..])))
     }
 }
 
 impl Drop for Burst<'_> {
     fn drop(&mut self) {
-        let Backend::Packet(b) = &mut self.ring.backend;
-        b.rx.release();
+        if let Backend::Packet(b) = &mut self.ring.backend {
+            b.rx.release();
+        }
     }
 }
 

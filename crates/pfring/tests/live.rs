@@ -550,7 +550,7 @@ fn device_facts_and_errors() {
     for (dev, module) in [
         ("xdp:pfb@0", "xdp"),
         ("zc:1@0", "zc"),
-        ("pcap:x.pcap", "pcap"),
+        ("multi:pfa;pfb", "multi"),
     ] {
         match Ring::open(dev, 128, pfring::Flags::default()) {
             Err(Error::NotSupported { backend, .. }) => assert_eq!(backend, module),

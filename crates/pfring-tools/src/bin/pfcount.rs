@@ -15,7 +15,7 @@ pfcount [-h] -i <device> [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>]
         [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
--i <device>     Device name (e.g. eth0, eth0@1, eth0.100, any); default eth0
+-i <device>     Device name (e.g. eth0, eth0@1, eth0.100, any, pcap:file.pcap); default eth0
 -l <len>        Capture length (default 1536)
 -e <direction>  0=RX+TX (default), 1=RX only, 2=TX only
 -w <watermark>  Poll watermark (packets queued before a wake-up; default 1)
@@ -168,6 +168,7 @@ fn run(o: Opts) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let poll_wait = Duration::from_millis(o.poll_ms.max(1));
     let mut done = false;
+    let mut file_error = None;
     let print = |printer: &mut StatsPrinter, ring: &mut pfring::Ring, pkts, bytes| -> Result<()> {
         let st = ring.stats()?;
         let s = Sample {
@@ -195,7 +196,15 @@ fn run(o: Opts) -> Result<()> {
             } else {
                 pfring::ring::MAX_BURST
             };
-            let burst = ring.recv_burst(want, false)?;
+            let burst = match ring.recv_burst(want, false) {
+                Ok(b) => b,
+                // A truncated or corrupt capture file: report it after the final stats.
+                Err(e @ Error::Pcap(_)) => {
+                    file_error = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
             for (h, data) in burst.iter() {
                 pkts += 1;
                 bytes += u64::from(h.len) + WIRE_OVERHEAD;
@@ -237,7 +246,7 @@ fn run(o: Opts) -> Result<()> {
             }
             if burst.is_empty() && !done {
                 drop(burst);
-                if BreakHandle::last_signal() != 0 {
+                if BreakHandle::last_signal() != 0 || ring.end_of_file() {
                     break;
                 }
                 if !o.active {
@@ -263,7 +272,10 @@ fn run(o: Opts) -> Result<()> {
     let _ = out.flush();
     drop(out);
     print(&mut printer, &mut ring, pkts, bytes)?;
-    Ok(())
+    match file_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 fn main() -> ExitCode {

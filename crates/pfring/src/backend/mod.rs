@@ -10,7 +10,8 @@
 //!   backend lost because the application did not keep up (accumulated, never reset).
 //! - the selectable fd becomes readable when packets are queued.
 //!
-//! Modules without a backend yet (`xdp:`, `zc:`, `pcap:`, `multi:`, `userspace:`, `stack:`)
+//! Modules without a backend yet (`xdp:`, `zc:`, `multi:`, `userspace:`, `stack:`)
 //! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
 
 pub(crate) mod packet;
+pub(crate) mod pcap_file;

@@ -1,0 +1,159 @@
+//! pwrite (PF_RING's pfwrite): capture packets and write them to a pcap or pcapng file.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use pfring::pcap::{Format, TsResolution, Writer, WriterOptions};
+use pfring::{BreakHandle, Error, RingBuilder};
+
+const USAGE: &str = "pwrite - (C) pfring-rs: capture packets to a file (PF_RING pfwrite)
+
+pwrite -i <device> -w <dump file> [-F <pcap|pcap-ns|pcapng>] [-l <caplen>] [-N <num>]
+
+-h              Print this help
+-i <device>     Device to capture from (any pfring-rs device name, also pcap:file)
+-w <file>       File to write ('-' = standard output)
+-F <format>     pcap (microseconds, default), pcap-ns (nanoseconds) or pcapng
+-l <caplen>     Bytes saved per packet (default 1520, as PF_RING's pfwrite)
+-N <num>        Stop after <num> packets
+";
+
+#[derive(Debug)]
+struct Opts {
+    device: String,
+    path: String,
+    format: Format,
+    caplen: u32,
+    max: u64,
+}
+
+fn parse_args() -> Result<Option<Opts>> {
+    use lexopt::prelude::*;
+    let (mut device, mut path) = (None, None);
+    let mut format = Format::Pcap(TsResolution::Micro);
+    let (mut caplen, mut max) = (1520u32, 0u64);
+    let mut p = lexopt::Parser::from_env();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            Short('i') => device = Some(p.value()?.string()?),
+            Short('w') => path = Some(p.value()?.string()?),
+            Short('F') => {
+                format = match p.value()?.string()?.as_str() {
+                    "pcap" => Format::Pcap(TsResolution::Micro),
+                    "pcap-ns" => Format::Pcap(TsResolution::Nano),
+                    "pcapng" => Format::PcapNg,
+                    other => bail!("-F {other:?}: use pcap, pcap-ns or pcapng"),
+                }
+            }
+            Short('l') => caplen = p.value()?.parse().context("-l <caplen>")?,
+            Short('N') => max = p.value()?.parse().context("-N <num>")?,
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    let (Some(device), Some(path)) = (device, path) else {
+        bail!("-i <device> and -w <dump file> are required");
+    };
+    Ok(Some(Opts {
+        device,
+        path,
+        format,
+        caplen,
+        max,
+    }))
+}
+
+fn run(o: Opts) -> Result<()> {
+    let mut ring = RingBuilder::new(&o.device)
+        .caplen(o.caplen)
+        .promisc(true)
+        .open()?;
+    ring.set_application_name("pwrite")?;
+    let out: Box<dyn std::io::Write> = if o.path == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(File::create(&o.path).with_context(|| format!("creating {}", o.path))?)
+    };
+    let mut writer = Writer::with_options(
+        BufWriter::with_capacity(1 << 20, out),
+        WriterOptions {
+            format: o.format,
+            snaplen: o.caplen,
+            ..WriterOptions::default()
+        },
+    )?;
+    let breaker = ring.break_handle();
+    breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    ring.enable()?;
+    eprintln!("Capture device: {}", o.device);
+    eprintln!("Dump file path: {}", o.path);
+    let mut saved = 0u64;
+    let mut failure: Option<anyhow::Error> = None;
+    'capture: while BreakHandle::last_signal() == 0 {
+        let want = if o.max > 0 {
+            (o.max - saved).min(pfring::ring::MAX_BURST as u64) as usize
+        } else {
+            pfring::ring::MAX_BURST
+        };
+        let burst = match ring.recv_burst(want, false) {
+            Ok(b) => b,
+            Err(e @ Error::Pcap(_)) => {
+                failure = Some(e.into());
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for (h, data) in burst.iter() {
+            if let Err(e) = writer.write(h.ts.as_nanos(), data, h.len) {
+                failure = Some(e.into());
+                break 'capture;
+            }
+            saved += 1;
+        }
+        let empty = burst.is_empty();
+        drop(burst);
+        if o.max > 0 && saved >= o.max {
+            break;
+        }
+        if empty {
+            if ring.end_of_file() {
+                break;
+            }
+            ring.poll(Duration::from_millis(100))?;
+        }
+    }
+    // Everything handed to the writer reaches the file, also after Ctrl-C.
+    writer.flush().context("flushing the dump file")?;
+    eprintln!("Saved {saved} packets on disk");
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(Some(o)) => o,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pwrite: {e:#} (see pwrite -h)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match e.downcast_ref::<Error>() {
+                Some(pe) => eprintln!("pwrite: {pe}"),
+                None => eprintln!("pwrite: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
