@@ -548,3 +548,39 @@ fn pwrite_saves_live_traffic_and_flushes_on_sigint() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn pfsend_replays_a_file_exactly() {
+    require_privileged!();
+    let Some(file) = testdata("vrrp.pcap") else {
+        return;
+    };
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "pfa", "pfb").unwrap();
+    let rx = pfring_testkit::RawReceiver::new(veth.b()).unwrap();
+    let frames: Vec<Vec<u8>> = read_records(&file).into_iter().map(|(_, d, _)| d).collect();
+    for (args, copies) in [(vec![], 1), (vec!["-n", "330"], 2)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_pfsend"))
+            .args(["-i", "pfa", "-f", file.to_str().unwrap()])
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&format!("Sent {} packets", 165 * copies)),
+            "{text}"
+        );
+        let got = rx
+            .collect(1000, Duration::from_millis(300), Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(got.len(), 165 * copies);
+        for (i, r) in got.iter().enumerate() {
+            assert_eq!(r.data, frames[i % 165], "frame {i}");
+        }
+    }
+}

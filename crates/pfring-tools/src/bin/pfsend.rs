@@ -1,6 +1,6 @@
 //! pfsend: send synthetic UDP traffic at a chosen rate (PF_RING's pfsend).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -12,14 +12,16 @@ use pfring_tools::{WIRE_OVERHEAD, format_numbers};
 
 const USAGE: &str = "pfsend - (C) pfring-rs: send packets (PF_RING pfsend)
 
-pfsend -i <device> [-n <num>] [-r <Gbps>] [-p <pps>] [-l <len>] [-b <num src IPs>]
+pfsend -i <device> [-f <file>] [-n <num>] [-r <Gbps>] [-p <pps>] [-l <len>] [-b <num src IPs>]
        [-c <num dst IPs>] [-S <src IP>] [-D <dst IP>] [-M <src MAC>] [-m <dst MAC>]
        [-V <4|6|0>] [-w <watermark>] [-F] [-z] [-a] [-g <core>] [-v] [--qdisc]
 
 -h              Print this help
 -i <device>     Device to send on
--n <num>        Packets to send (0 = forever; default 0)
--r <Gbps>       Rate in Gbit/s, counting 24 bytes of per-frame overhead like PF_RING
+-f <file>       Replay the Ethernet frames of a pcap or pcapng file (loaded in memory)
+-n <num>        Packets to send (0 = forever; default: forever, or the file once)
+-r <Gbps>       Rate in Gbit/s, counting 24 bytes of per-frame overhead like PF_RING;
+                -1 with -f: the pace recorded in the file
 -p <pps>        Rate in packets/s
 -l <len>        Frame length in bytes (default 60)
 -b <num>        Number of source IPs (default 1)
@@ -41,7 +43,8 @@ pfsend -i <device> [-n <num>] [-r <Gbps>] [-p <pps>] [-l <len>] [-b <num src IPs
 #[derive(Debug)]
 struct Opts {
     device: Option<String>,
-    num: u64,
+    file: Option<String>,
+    num: Option<u64>,
     gbps: Option<f64>,
     pps: Option<f64>,
     spec: SynthSpec,
@@ -69,7 +72,8 @@ fn parse_args() -> Result<Option<Opts>> {
     use lexopt::prelude::*;
     let mut o = Opts {
         device: None,
-        num: 0,
+        file: None,
+        num: None,
         gbps: None,
         pps: None,
         spec: SynthSpec::default(),
@@ -88,7 +92,8 @@ fn parse_args() -> Result<Option<Opts>> {
                 return Ok(None);
             }
             Short('i') => o.device = Some(p.value()?.string()?),
-            Short('n') => o.num = p.value()?.parse().context("-n <num>")?,
+            Short('f') => o.file = Some(p.value()?.string()?),
+            Short('n') => o.num = Some(p.value()?.parse().context("-n <num>")?),
             Short('r') => o.gbps = Some(p.value()?.parse().context("-r <Gbps>")?),
             Short('p') => o.pps = Some(p.value()?.parse().context("-p <pps>")?),
             Short('l') => o.spec.len = p.value()?.parse().context("-l <len>")?,
@@ -117,8 +122,12 @@ fn parse_args() -> Result<Option<Opts>> {
     if o.device.is_none() {
         bail!("-i <device> is required");
     }
-    if o.gbps.is_some_and(|g| g <= 0.0) || o.pps.is_some_and(|p| p <= 0.0) {
-        bail!("-r and -p take a positive rate");
+    let pcap_pace = o.gbps == Some(-1.0);
+    if pcap_pace && o.file.is_none() {
+        bail!("-r -1 (the recorded pace) needs -f <file>");
+    }
+    if (!pcap_pace && o.gbps.is_some_and(|g| g <= 0.0)) || o.pps.is_some_and(|p| p <= 0.0) {
+        bail!("-r and -p take a positive rate (or -r -1 with -f)");
     }
     if o.spec.len > 65535 {
         bail!("-l {} is larger than any frame", o.spec.len);
@@ -181,27 +190,57 @@ fn run(o: Opts) -> Result<()> {
     breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
     ring.enable()?;
 
-    let pool = o.spec.pool();
+    let (pool, stamps) = match &o.file {
+        Some(f) => load_file(f)?,
+        None => (o.spec.pool(), Vec::new()),
+    };
+    let num = o.num.unwrap_or(if o.file.is_some() {
+        pool.len() as u64
+    } else {
+        0
+    });
     let avg_len = pool.iter().map(Vec::len).sum::<usize>() as f64 / pool.len() as f64;
     let pps = match (o.pps, o.gbps) {
         (Some(p), _) => Some(p),
+        (None, Some(g)) if g == -1.0 => None,
         (None, Some(g)) => Some(g * 1e9 / ((avg_len + WIRE_OVERHEAD as f64) * 8.0)),
         (None, None) => None,
     };
     let interval = pps.map(|p| Duration::from_secs_f64(1.0 / p));
+    let what = match &o.file {
+        Some(f) => format!("from {f} ({} frames)", pool.len()),
+        None => format!("of {} bytes", o.spec.len),
+    };
     println!(
-        "Sending {} frame(s) of {} bytes on {device}{}",
-        if o.num == 0 {
+        "Sending {} frame(s) {what} on {device}{}",
+        if num == 0 {
             "unlimited".to_string()
         } else {
-            o.num.to_string()
+            num.to_string()
         },
-        o.spec.len,
-        pps.map_or(String::new(), |p| format!(
-            " at {} pps",
-            format_numbers(p, true)
-        ))
+        match (pps, o.gbps) {
+            (Some(p), _) => format!(" at {} pps", format_numbers(p, true)),
+            (None, Some(_)) => " at the recorded pace".to_string(),
+            (None, None) => String::new(),
+        }
     );
+    // A progress bar for a finite replay when a person is watching.
+    let progress = o.file.is_some() && num > 0 && std::io::stderr().is_terminal();
+    // The recorded pace: offset of frame k from the start, looping the file.
+    let recorded = (o.gbps == Some(-1.0) && stamps.len() == pool.len()).then(|| {
+        let first = stamps[0];
+        let span = stamps[stamps.len() - 1] - first;
+        let gap = if stamps.len() > 1 {
+            span / (stamps.len() as u64 - 1)
+        } else {
+            0
+        };
+        move |k: u64| {
+            let n = stamps.len() as u64;
+            let loops = k / n;
+            Duration::from_nanos(loops * (span + gap) + (stamps[(k % n) as usize] - first))
+        }
+    });
     let start = Instant::now();
     let mut meter = Meter {
         start,
@@ -210,14 +249,18 @@ fn run(o: Opts) -> Result<()> {
         last_bytes: 0,
     };
     let mut next_print = start + Duration::from_secs(1);
-    let (mut sent, mut bytes) = (0u64, 0u64);
+    let (mut sent, mut bytes, mut skipped) = (0u64, 0u64, 0u64);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    'outer: while o.num == 0 || sent < o.num {
+    'outer: while num == 0 || sent < num {
         let frame = &pool[(sent % pool.len() as u64) as usize];
-        if let Some(iv) = interval {
+        let due = match (&recorded, interval) {
+            (Some(offset), _) => Some(start + offset(sent)),
             // Frame `sent` is due at start + sent * interval.
-            let due = start + iv.mul_f64(sent as f64);
+            (None, Some(iv)) => Some(start + iv.mul_f64(sent as f64)),
+            (None, None) => None,
+        };
+        if let Some(due) = due {
             let mut flushed = false;
             loop {
                 let now = Instant::now();
@@ -250,6 +293,11 @@ fn run(o: Opts) -> Result<()> {
                         break 'outer;
                     }
                 }
+                // A recorded frame this device cannot carry: skip it, say so at the end.
+                Err(Error::FrameTooLarge { .. } | Error::FrameTooShort { .. }) => {
+                    skipped += 1;
+                    break;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -258,12 +306,15 @@ fn run(o: Opts) -> Result<()> {
         if o.verbose {
             let _ = writeln!(out, "[{sent}] {} bytes", frame.len());
         }
-        if sent % 256 == 0 || interval.is_some() {
+        if sent % 256 == 0 || due.is_some() {
             if BreakHandle::last_signal() != 0 {
                 break;
             }
             let now = Instant::now();
             if now >= next_print {
+                if progress {
+                    eprint!("\r{}", progress_bar(sent, num));
+                }
                 let _ = writeln!(out, "{}", meter.line(sent, bytes));
                 let _ = out.flush();
                 next_print = now + Duration::from_secs(1);
@@ -277,9 +328,63 @@ fn run(o: Opts) -> Result<()> {
         ring.flush_tx_packets()?;
         std::thread::sleep(Duration::from_millis(1));
     }
+    if progress {
+        eprintln!("\r{}", progress_bar(sent, num));
+    }
     let _ = writeln!(out, "{}", meter.line(sent, bytes));
-    let _ = writeln!(out, "Sent {sent} packets");
+    let _ = writeln!(out, "Sent {} packets", sent - skipped);
+    if skipped > 0 {
+        let _ = writeln!(
+            out,
+            "Skipped {skipped} frames the device cannot send (size)"
+        );
+    }
     Ok(())
+}
+
+/// Most bytes of frames loaded from a file.
+const MAX_FILE_BYTES: usize = 1 << 30;
+
+/// The Ethernet frames of a capture file and their timestamps (ns).
+fn load_file(path: &str) -> Result<(Vec<Vec<u8>>, Vec<u64>)> {
+    let mut r = pfring::pcap::Reader::open(path).with_context(|| format!("-f {path}"))?;
+    let (mut frames, mut stamps, mut bytes) = (Vec::new(), Vec::new(), 0usize);
+    while let Some(rec) = r.next().with_context(|| format!("reading {path}"))? {
+        if rec.linktype != pfring::pcap::LINKTYPE_ETHERNET {
+            continue;
+        }
+        bytes += rec.data.len();
+        if bytes > MAX_FILE_BYTES {
+            bail!(
+                "{path}: more than {} MiB of frames to hold in memory",
+                MAX_FILE_BYTES >> 20
+            );
+        }
+        frames.push(rec.data.to_vec());
+        stamps.push(rec.ts_ns);
+    }
+    if frames.is_empty() {
+        bail!("{path}: no Ethernet frames to send");
+    }
+    // Recorded time never runs backwards for pacing purposes.
+    for i in 1..stamps.len() {
+        stamps[i] = stamps[i].max(stamps[i - 1]);
+    }
+    Ok((frames, stamps))
+}
+
+/// `[=========>          ]  45% 1'234/2'742`
+fn progress_bar(done: u64, total: u64) -> String {
+    const W: u64 = 30;
+    let filled = (done.min(total) * W).checked_div(total).unwrap_or(W);
+    let pct = (done.min(total) * 100).checked_div(total).unwrap_or(100);
+    format!(
+        "[{}{}] {pct:3}% {}/{}",
+        "=".repeat(filled as usize),
+        " ".repeat((W - filled) as usize),
+        format_numbers(done as f64, false),
+        format_numbers(total as f64, false)
+    )
 }
 
 fn main() -> ExitCode {
