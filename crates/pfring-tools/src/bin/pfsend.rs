@@ -202,7 +202,7 @@ fn run(o: Opts) -> Result<()> {
     let avg_len = pool.iter().map(Vec::len).sum::<usize>() as f64 / pool.len() as f64;
     let pps = match (o.pps, o.gbps) {
         (Some(p), _) => Some(p),
-        (None, Some(g)) if g == -1.0 => None,
+        (None, Some(-1.0)) => None,
         (None, Some(g)) => Some(g * 1e9 / ((avg_len + WIRE_OVERHEAD as f64) * 8.0)),
         (None, None) => None,
     };
