@@ -297,7 +297,7 @@ impl Interface {
             reason,
         };
         if let Some(inner) = part.strip_prefix('(') {
-            let Some(name) = inner.strip_suffix(')') else {
+            let Some(name) = inner.strip_suffix(')').filter(|n| !n.contains(['(', ')'])) else {
                 return Err(bad(format!("unbalanced parenthesis in {part:?}")));
             };
             return Ok(Interface {

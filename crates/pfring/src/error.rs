@@ -93,16 +93,6 @@ pub struct SyscallError {
     pub source: io::Error,
 }
 
-impl SyscallError {
-    /// Captures `errno` for `call`.
-    pub(crate) fn last(call: &'static str) -> Self {
-        Self {
-            call,
-            source: io::Error::last_os_error(),
-        }
-    }
-}
-
 impl Error {
     /// The PF_RING error code (`PF_RING_ERROR_*`) the C API returns for this error.
     #[doc(alias = "PF_RING_ERROR_GENERIC")]
@@ -120,6 +110,7 @@ impl Error {
     /// Turns an `EPERM`/`EACCES` from `call` into [`Error::PermissionDenied`] naming `needs`,
     /// `ENODEV`/`ENXIO` into [`Error::NoSuchDevice`], and anything else into a
     /// [`SyscallError`].
+    #[allow(dead_code)] // used by the system-call layer (not on this branch)
     pub(crate) fn from_os(
         call: &'static str,
         err: io::Error,
