@@ -46,6 +46,9 @@
 //! - IPv4 headers with IHL < 5 are bogus: addresses are filled but the parse stops at 2;
 //! - the IPv6 `ip_tos` is the full 8-bit traffic class (PF_RING stores its top 4 bits);
 //! - IPv6 authentication headers are skipped (PF_RING stops at them), and so are IPv4 ones;
+//!   an extension header or AH is only skipped when it lies entirely inside the captured
+//!   bytes, else it is reported as the protocol, at level 3 (PF_RING returns level 2 when
+//!   its first two bytes are missing, and skips it blindly otherwise);
 //!   non-first IPv6 fragments get no L4 (like IPv4; PF_RING reads their payload as L4);
 //! - ICMP / ICMPv6 type and code are filled (the userland parser leaves them to the kernel)
 //!   and count as level 4;
@@ -538,46 +541,37 @@ struct IpResult {
     l4_ok: bool,
 }
 
-/// Skips the IPv6 extension headers (and an AH) starting with `nh` at `off`. Returns the
-/// final protocol, its offset, the fragment (offset, more) if a fragment header was seen,
-/// or `None` if a header was truncated (then `proto` is the header being read).
+/// Skips the IPv6 extension headers (and AH) starting with `nh` at `off`. Returns the
+/// final protocol and its offset, and fills `frag` (offset, more) if a fragment header was
+/// seen. A header that does not lie entirely inside the frame is not skipped: it becomes
+/// the protocol.
 #[inline]
-fn skip_ipv6_ext(
-    frame: &[u8],
-    mut nh: u8,
-    mut off: usize,
-    frag: &mut (u16, bool),
-) -> Result<(u8, usize), u8> {
+fn skip_ipv6_ext(frame: &[u8], mut nh: u8, mut off: usize, frag: &mut (u16, bool)) -> (u8, usize) {
     for _ in 0..MAX_EXT_HEADERS {
-        match nh {
-            0 | 43 | 60 => {
-                let Some(h) = chunk::<2>(frame, off) else {
-                    return Err(nh);
-                };
-                nh = h[0];
-                off += (h[1] as usize + 1) * 8;
-            }
-            44 => {
-                let Some(h) = chunk::<8>(frame, off) else {
-                    return Err(nh);
-                };
-                nh = h[0];
-                let fo = be16([h[2], h[3]]);
-                *frag = (fo >> 3, fo & 1 != 0);
-                off += 8;
-            }
-            IPPROTO_AH => {
-                let Some(h) = chunk::<2>(frame, off) else {
-                    return Err(nh);
-                };
-                nh = h[0];
-                off += (h[1] as usize + 2) * 4;
-            }
-            _ => return Ok((nh, off)),
+        let len = match nh {
+            0 | 43 | 60 => match frame.get(off + 1) {
+                Some(&l) => (l as usize + 1) * 8,
+                None => return (nh, off),
+            },
+            44 => 8,
+            IPPROTO_AH => match frame.get(off + 1) {
+                Some(&l) => (l as usize + 2) * 4,
+                None => return (nh, off),
+            },
+            _ => return (nh, off),
+        };
+        let Some(h) = frame.get(off..off + len) else {
+            return (nh, off);
+        };
+        if nh == 44 {
+            let fo = be16([h[2], h[3]]);
+            *frag = (fo >> 3, fo & 1 != 0);
         }
+        nh = h[0];
+        off += len;
     }
     // Too many extension headers: stop here, the remaining one counts as the protocol.
-    Ok((nh, off))
+    (nh, off)
 }
 
 /// Parses the IP header at `l3` (IPv4 or IPv6 according to `out.eth_type`).
@@ -603,14 +597,13 @@ fn parse_l3(frame: &[u8], l3: usize, level: u8, out: &mut ParsedPacket) -> u8 {
         let mut l4 = l3 + ihl;
         let l4_ok = out.ip_fragment_offset == 0;
         if proto == IPPROTO_AH && l4_ok {
-            if let Some(a) = chunk::<2>(frame, l4) {
+            // Skipped only when it lies entirely inside the captured bytes.
+            if let Some(a) = chunk::<2>(frame, l4)
+                && frame.len() >= l4 + (a[1] as usize + 2) * 4
+            {
                 proto = a[0];
                 l4 += (a[1] as usize + 2) * 4;
                 out.l3_proto = proto;
-            } else {
-                out.offset.l4_offset = off16(l4);
-                out.offset.payload_offset = off16(l4);
-                return 3;
             }
         }
         IpResult { proto, l4, l4_ok }
@@ -626,24 +619,15 @@ fn parse_l3(frame: &[u8], l3: usize, level: u8, out: &mut ParsedPacket) -> u8 {
         s.copy_from_slice(&h[24..40]);
         out.ip_dst = IpAddress::from_v6(s);
         let mut frag = (0u16, false);
-        match skip_ipv6_ext(frame, h[6], l3 + 40, &mut frag) {
-            Ok((proto, l4)) => {
-                out.ip_fragment_offset = frag.0;
-                out.ip_more_fragments = frag.1;
-                let proto = if proto == IPPROTO_NONE { 0 } else { proto };
-                out.l3_proto = proto;
-                IpResult {
-                    proto,
-                    l4,
-                    l4_ok: frag.0 == 0,
-                }
-            }
-            Err(nh) => {
-                out.ip_fragment_offset = frag.0;
-                out.ip_more_fragments = frag.1;
-                out.l3_proto = nh;
-                return 2;
-            }
+        let (proto, l4) = skip_ipv6_ext(frame, h[6], l3 + 40, &mut frag);
+        out.ip_fragment_offset = frag.0;
+        out.ip_more_fragments = frag.1;
+        let proto = if proto == IPPROTO_NONE { 0 } else { proto };
+        out.l3_proto = proto;
+        IpResult {
+            proto,
+            l4,
+            l4_ok: frag.0 == 0,
         }
     } else {
         return 2;
@@ -866,10 +850,10 @@ fn parse_inner_ip(frame: &[u8], at: usize, version: u8, out: &mut ParsedPacket) 
             return 5;
         }
         let mut l4 = at + ihl;
-        if proto == IPPROTO_AH {
-            let Some(a) = chunk::<2>(frame, l4) else {
-                return 5;
-            };
+        if proto == IPPROTO_AH
+            && let Some(a) = chunk::<2>(frame, l4)
+            && frame.len() >= l4 + (a[1] as usize + 2) * 4
+        {
             proto = a[0];
             l4 += (a[1] as usize + 2) * 4;
             t.tunneled_proto = proto;
@@ -886,20 +870,13 @@ fn parse_inner_ip(frame: &[u8], at: usize, version: u8, out: &mut ParsedPacket) 
         s.copy_from_slice(&h[24..40]);
         t.tunneled_ip_dst = IpAddress::from_v6(s);
         let mut frag = (0u16, false);
-        match skip_ipv6_ext(frame, h[6], at + 40, &mut frag) {
-            Ok((proto, l4)) => {
-                let proto = if proto == IPPROTO_NONE { 0 } else { proto };
-                t.tunneled_proto = proto;
-                if frag.0 != 0 {
-                    return 5;
-                }
-                (proto, l4)
-            }
-            Err(nh) => {
-                t.tunneled_proto = nh;
-                return 5;
-            }
+        let (proto, l4) = skip_ipv6_ext(frame, h[6], at + 40, &mut frag);
+        let proto = if proto == IPPROTO_NONE { 0 } else { proto };
+        t.tunneled_proto = proto;
+        if frag.0 != 0 {
+            return 5;
         }
+        (proto, l4)
     };
     // Like the outer parse, a port pair is only taken from a complete L4 header.
     let ports = match proto {

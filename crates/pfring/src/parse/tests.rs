@@ -399,14 +399,14 @@ fn ipv6_extension_headers() {
     let (p, l) = ParsedPacket::parse(&f, 4);
     assert_eq!((l, p.l3_proto, p.offset.l4_offset), (3, 0, 54));
 
-    // Truncated extension header: stops at L2 with the header as the protocol.
-    let f = eth(0x86DD, &[], &ipv6(A6, B6, 0, &[6]));
+    // Truncated extension header: it is the protocol, at level 3.
+    let f = eth(0x86DD, &[], &ipv6(A6, B6, 43, &[6]));
     let (p, l) = ParsedPacket::parse(&f, 4);
-    assert_eq!((l, p.l3_proto, p.offset.l4_offset), (2, 0, 0));
-    // An extension header longer than the frame: the TCP header is missing → level 3.
+    assert_eq!((l, p.l3_proto, p.offset.l4_offset), (3, 43, 54));
+    // An extension header longer than the frame is not skipped: it is the protocol.
     let f = eth(0x86DD, &[], &ipv6(A6, B6, 60, &[6, 4, 0, 0]));
     let (p, l) = ParsedPacket::parse(&f, 4);
-    assert_eq!((l, p.l3_proto, p.offset.l4_offset), (3, 6, 94));
+    assert_eq!((l, p.l3_proto, p.offset.l4_offset), (3, 60, 54));
 
     // An endless chain of destination options is bounded.
     let mut x = Vec::new();
