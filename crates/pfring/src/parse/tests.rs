@@ -117,6 +117,17 @@ fn check_prefixes(f: &[u8]) {
 }
 
 #[test]
+fn empty_is_default() {
+    assert_eq!(ParsedPacket::EMPTY, ParsedPacket::default());
+    assert_eq!(TunnelInfo::NONE, TunnelInfo::default());
+    assert_eq!(ParsedPacket::default().tunnel.tunnel_id, NO_TUNNEL_ID);
+    eprintln!(
+        "size_of::<ParsedPacket>() = {}",
+        core::mem::size_of::<ParsedPacket>()
+    );
+}
+
+#[test]
 fn short_frames_are_level_0() {
     for n in 0..14 {
         let (p, l) = ParsedPacket::parse(&[0xFFu8; 13][..n.min(13)], 5);
