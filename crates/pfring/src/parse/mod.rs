@@ -14,6 +14,28 @@
 //! The return value is the highest level actually parsed, which may be lower than the level
 //! asked for (a non-IP frame stops at 2, an IPv4 fragment other than the first at 3, ...).
 //!
+//! ```
+//! use pfring::parse::{ParsedPacket, format_parsed};
+//!
+//! // 02:00:00:00:00:01 -> 00:1b:21:0a:0b:0c, IPv4 10.0.0.1:1234 -> 10.0.0.2:80 TCP SYN
+//! let frame = [
+//!     0x00, 0x1b, 0x21, 0x0a, 0x0b, 0x0c, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00, //
+//!     0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, //
+//!     0x04, 0xd2, 0, 80, 0, 0, 0, 7, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+//! ];
+//! let (mut p, level) = ParsedPacket::parse(&frame, 4);
+//! assert_eq!((level, p.l3_proto, p.l4_src_port, p.l4_dst_port), (4, 6, 1234, 80));
+//! p.add_hash();
+//! let mut line = String::new();
+//! format_parsed(&mut line, &p, &frame, 54, 60).unwrap();
+//! assert_eq!(
+//!     line,
+//!     "[02:00:00:00:00:01 -> 00:1B:21:0A:0B:0C] [IPv4][10.0.0.1:1234 -> 10.0.0.2:80] \
+//!      [l3_proto=TCP][hash=335545643][tos=0][tcp_seq_num=7] \
+//!      [caplen=54][len=60][eth_offset=0][l3_offset=14][l4_offset=34][payload_offset=54]"
+//! );
+//! ```
+//!
 //! # Untrusted input
 //!
 //! The frame may be any bytes of any length (for example a capture truncated by the
@@ -49,7 +71,7 @@
 //!   an extension header or AH is only skipped when it lies entirely inside the captured
 //!   bytes, else it is reported as the protocol, at level 3 (PF_RING returns level 2 when
 //!   its first two bytes are missing, and skips it blindly otherwise);
-//!   non-first IPv6 fragments get no L4 (like IPv4; PF_RING reads their payload as L4);
+//! - non-first IPv6 fragments get no L4 (like IPv4; PF_RING reads their payload as L4);
 //! - ICMP / ICMPv6 type and code are filled (the userland parser leaves them to the kernel)
 //!   and count as level 4;
 //! - a parsed tunnel returns level 5 (PF_RING returns 4 plus 1 or 2);
