@@ -178,7 +178,78 @@ fn run<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     g.finish();
 }
 
+/// ns per packet of one timed walk over all frames.
+fn walk_ns(frames: &[&[u8]], walk: &mut impl FnMut(&[&[u8]]) -> u32) -> f64 {
+    let start = std::time::Instant::now();
+    black_box(walk(black_box(frames)));
+    start.elapsed().as_nanos() as f64 / frames.len() as f64
+}
+
+/// Best and median of a sample.
+fn best_median(mut t: Vec<f64>) -> (f64, f64) {
+    t.sort_by(f64::total_cmp);
+    (t[0], t[t.len() / 2])
+}
+
+/// Prints best / median wall-clock ns per packet, the three contenders interleaved walk by
+/// walk, before the criterion groups run.
+fn summary() {
+    let block = Block::new(frames());
+    let frames: Vec<&[u8]> = block.iter().collect();
+    let l4 = |fs: &[&[u8]]| {
+        let mut p = ParsedPacket::default();
+        let mut acc = 0u32;
+        for &f in fs {
+            parse_packet(black_box(f), 4, &mut p);
+            acc = acc.wrapping_add(p.pfring_hash());
+        }
+        acc
+    };
+    let l5 = |fs: &[&[u8]]| {
+        let mut p = ParsedPacket::default();
+        let mut acc = 0u32;
+        for &f in fs {
+            parse_packet(black_box(f), 5, &mut p);
+            acc = acc.wrapping_add(p.pfring_hash());
+        }
+        acc
+    };
+    let ep = |fs: &[&[u8]]| {
+        let mut ok = 0u32;
+        for &f in fs {
+            let r = etherparse::SlicedPacket::from_ethernet(black_box(f));
+            ok += u32::from(r.is_ok());
+            black_box(&r);
+        }
+        ok
+    };
+    let (mut l4, mut l5, mut ep) = (l4, l5, ep);
+    for _ in 0..3 {
+        // The three walks interleave, so a burst of outside load hits all three alike.
+        let (mut ta, mut tb, mut tc) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..2000 {
+            ta.push(walk_ns(&frames, &mut l4));
+            tb.push(walk_ns(&frames, &mut l5));
+            tc.push(walk_ns(&frames, &mut ep));
+        }
+        let (a, b, c) = (best_median(ta), best_median(tb), best_median(tc));
+        eprintln!(
+            "best/median ns per packet over 2000 walks of {} packets: pfring L4+hash {:.1}/{:.1}, \
+             L5+hash {:.1}/{:.1}, etherparse SlicedPacket {:.1}/{:.1}; ratio (median) {:.2}x",
+            frames.len(),
+            a.0,
+            a.1,
+            b.0,
+            b.1,
+            c.0,
+            c.1,
+            c.1 / a.1
+        );
+    }
+}
+
 fn wall(c: &mut Criterion) {
+    summary();
     run(c, "parse");
 }
 
