@@ -8,6 +8,7 @@
 //! | layer | module | what it does |
 //! |---|---|---|
 //! | device names | [`device`] | the one parser of `eth0@1-3`, `xdp:eth0@2`, `zc:10@0`, ... |
+//! | filters | [`filter`] | pcap-filter → classic BPF compiler, optimizer, interpreter |
 //! | public handle | `ring` | `RingBuilder` → `Ring`: open, enable, recv, stats, ... |
 //! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module), later AF_XDP, files, ZC |
 //! | system calls | `sys` | the only place with `unsafe`: sockets, mmap, ring views |
@@ -21,6 +22,8 @@
 
 pub mod device;
 pub mod error;
+pub mod filter;
 
 pub use device::DeviceSpec;
 pub use error::{Error, Result, SyscallError};
+pub use filter::{FilterError, Program as BpfProgram, Target as BpfTarget};

@@ -1,0 +1,191 @@
+//! The classic BPF interpreter.
+//!
+//! Semantics follow the kernel (`net/core/filter.c`) and libpcap's `bpf_filter`: a packet
+//! load past the end of the captured bytes, or a division by a zero `X`, ends the program
+//! with 0 (reject). The interpreter never panics, even on a program that was not validated:
+//! a jump out of the program or a fall-through past the end also returns 0.
+
+use super::insn::{Insn, class, op::*};
+
+/// Per-packet metadata that the kernel keeps outside the frame bytes (in the socket
+/// buffer) and that classic BPF reads with ancillary loads (`SKF_AD_*`).
+///
+/// The kernel strips the outer 802.1Q/802.1ad tag from frames before AF_PACKET sees them and
+/// keeps it here (`tp_vlan_tci`, `tp_vlan_tpid` in the ring headers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacketMeta {
+    /// The stripped outer VLAN tag control information, if the frame had one
+    /// (`SKF_AD_VLAN_TAG`, `SKF_AD_VLAN_TAG_PRESENT`).
+    pub vlan_tci: Option<u16>,
+    /// The stripped tag's protocol identifier, e.g. 0x8100 (`SKF_AD_VLAN_TPID`).
+    pub vlan_tpid: u16,
+    /// The frame's EtherType in host order (`SKF_AD_PROTOCOL`).
+    pub protocol: u16,
+    /// The packet type (`PACKET_HOST`, `PACKET_OUTGOING`, ...; `SKF_AD_PKTTYPE`).
+    pub pkt_type: u8,
+    /// The receiving interface index (`SKF_AD_IFINDEX`).
+    pub ifindex: u32,
+    /// The socket-buffer mark (`SKF_AD_MARK`).
+    pub mark: u32,
+    /// The receive queue (`SKF_AD_QUEUE`).
+    pub queue: u16,
+    /// The device's hardware type, e.g. 1 for Ethernet (`SKF_AD_HATYPE`).
+    pub hatype: u16,
+    /// The flow hash (`SKF_AD_RXHASH`).
+    pub rxhash: u32,
+    /// The CPU that runs the filter (`SKF_AD_CPU`).
+    pub cpu: u32,
+}
+
+fn load(pkt: &[u8], off: u32, size: u16) -> Option<u32> {
+    let off = usize::try_from(off).ok()?;
+    let n = match size {
+        W => 4,
+        H => 2,
+        _ => 1,
+    };
+    let b = pkt.get(off..off.checked_add(n)?)?;
+    Some(b.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x)))
+}
+
+fn ancillary(k: u32, a: u32, x: u32, wire_len: u32, meta: &PacketMeta) -> Option<u32> {
+    Some(match k - SKF_AD_OFF {
+        SKF_AD_PROTOCOL => u32::from(meta.protocol),
+        SKF_AD_PKTTYPE => u32::from(meta.pkt_type),
+        SKF_AD_IFINDEX => meta.ifindex,
+        SKF_AD_MARK => meta.mark,
+        SKF_AD_QUEUE => u32::from(meta.queue),
+        SKF_AD_HATYPE => u32::from(meta.hatype),
+        SKF_AD_RXHASH => meta.rxhash,
+        SKF_AD_CPU => meta.cpu,
+        SKF_AD_ALU_XOR_X => a ^ x,
+        SKF_AD_VLAN_TAG => u32::from(meta.vlan_tci.unwrap_or(0)),
+        SKF_AD_VLAN_TAG_PRESENT => u32::from(meta.vlan_tci.is_some()),
+        SKF_AD_VLAN_TPID => u32::from(meta.vlan_tpid),
+        // A deterministic stand-in: tests must be reproducible.
+        SKF_AD_RANDOM => wire_len.wrapping_mul(0x9e37_79b9),
+        // Netlink attributes and the flow dissector's payload offset are not modelled.
+        _ => return None,
+    })
+}
+
+/// Runs `prog` on `pkt` (the captured bytes) whose length on the wire was `wire_len`.
+/// Returns the program's return value: 0 rejects, anything else accepts (the kernel keeps
+/// that many bytes of the packet).
+pub fn run(prog: &[Insn], pkt: &[u8], wire_len: u32, meta: &PacketMeta) -> u32 {
+    let mut a: u32 = 0;
+    let mut x: u32 = 0;
+    let mut mem = [0u32; MEMWORDS as usize];
+    let mut pc: usize = 0;
+    // Every instruction moves `pc` forward, so this loop runs at most `prog.len()` times.
+    loop {
+        let Some(&i) = prog.get(pc) else { return 0 };
+        pc += 1;
+        let k = i.k;
+        match class(i.code) {
+            LD => {
+                let size = i.code & 0x18;
+                a = match i.code & 0xe0 {
+                    ABS if k >= SKF_AD_OFF => match ancillary(k, a, x, wire_len, meta) {
+                        Some(v) => v,
+                        None => return 0,
+                    },
+                    ABS => match load(pkt, k, size) {
+                        Some(v) => v,
+                        None => return 0,
+                    },
+                    IND => match x.checked_add(k).and_then(|o| load(pkt, o, size)) {
+                        Some(v) => v,
+                        None => return 0,
+                    },
+                    LEN => wire_len,
+                    IMM => k,
+                    MEM => match mem.get(k as usize) {
+                        Some(&v) => v,
+                        None => return 0,
+                    },
+                    _ => return 0,
+                };
+            }
+            LDX => {
+                x = match i.code & 0xe0 {
+                    IMM => k,
+                    MEM => match mem.get(k as usize) {
+                        Some(&v) => v,
+                        None => return 0,
+                    },
+                    LEN => wire_len,
+                    MSH => match load(pkt, k, B) {
+                        Some(v) => (v & 0xf) << 2,
+                        None => return 0,
+                    },
+                    _ => return 0,
+                };
+            }
+            ST => match mem.get_mut(k as usize) {
+                Some(m) => *m = a,
+                None => return 0,
+            },
+            STX => match mem.get_mut(k as usize) {
+                Some(m) => *m = x,
+                None => return 0,
+            },
+            ALU => {
+                let v = if i.code & X != 0 { x } else { k };
+                a = match i.code & 0xf0 {
+                    ADD => a.wrapping_add(v),
+                    SUB => a.wrapping_sub(v),
+                    MUL => a.wrapping_mul(v),
+                    DIV => match a.checked_div(v) {
+                        Some(r) => r,
+                        None => return 0,
+                    },
+                    MOD => match a.checked_rem(v) {
+                        Some(r) => r,
+                        None => return 0,
+                    },
+                    AND => a & v,
+                    OR => a | v,
+                    XOR => a ^ v,
+                    LSH => a.checked_shl(v).unwrap_or(0),
+                    RSH => a.checked_shr(v).unwrap_or(0),
+                    NEG => a.wrapping_neg(),
+                    _ => return 0,
+                };
+            }
+            JMP => {
+                let v = if i.code & X != 0 { x } else { k };
+                let taken = match i.code & 0xf0 {
+                    JA => {
+                        pc = match usize::try_from(k).ok().and_then(|k| pc.checked_add(k)) {
+                            Some(p) => p,
+                            None => return 0,
+                        };
+                        continue;
+                    }
+                    JEQ => a == v,
+                    JGT => a > v,
+                    JGE => a >= v,
+                    JSET => a & v != 0,
+                    _ => return 0,
+                };
+                pc += usize::from(if taken { i.jt } else { i.jf });
+            }
+            RET => {
+                return match i.code & 0x18 {
+                    K => k,
+                    A => a,
+                    X => x,
+                    _ => 0,
+                };
+            }
+            _ => {
+                if i.code & 0xf8 == TXA {
+                    a = x;
+                } else {
+                    x = a;
+                }
+            }
+        }
+    }
+}
