@@ -169,16 +169,16 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, FilterError> {
             i = j;
             continue;
         }
-        let two = if i + 1 < b.len() { &src[i..i + 2] } else { "" };
-        let p: &'static str = match two {
-            "<<" => "<<",
-            ">>" => ">>",
-            "==" => "==",
-            "!=" => "!=",
-            "<=" => "<=",
-            ">=" => ">=",
-            "&&" => "&&",
-            "||" => "||",
+        let next = b.get(i + 1).copied().unwrap_or(0);
+        let p: &'static str = match (c, next) {
+            (b'<', b'<') => "<<",
+            (b'>', b'>') => ">>",
+            (b'=', b'=') => "==",
+            (b'!', b'=') => "!=",
+            (b'<', b'=') => "<=",
+            (b'>', b'=') => ">=",
+            (b'&', b'&') => "&&",
+            (b'|', b'|') => "||",
             _ => match c {
                 b'(' => "(",
                 b')' => ")",

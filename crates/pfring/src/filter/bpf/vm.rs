@@ -179,13 +179,11 @@ pub fn run(prog: &[Insn], pkt: &[u8], wire_len: u32, meta: &PacketMeta) -> u32 {
                     _ => 0,
                 };
             }
-            _ => {
-                if i.code & 0xf8 == TXA {
-                    a = x;
-                } else {
-                    x = a;
-                }
-            }
+            _ => match i.code {
+                c if c == MISC | TXA => a = x,
+                c if c == MISC | TAX => x = a,
+                _ => return 0,
+            },
         }
     }
 }
