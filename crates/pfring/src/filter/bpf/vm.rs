@@ -37,15 +37,20 @@ pub struct PacketMeta {
     pub cpu: u32,
 }
 
+#[inline(always)]
 fn load(pkt: &[u8], off: u32, size: u16) -> Option<u32> {
-    let off = usize::try_from(off).ok()?;
-    let n = match size {
-        W => 4,
-        H => 2,
-        _ => 1,
-    };
-    let b = pkt.get(off..off.checked_add(n)?)?;
-    Some(b.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x)))
+    let off = off as usize;
+    match size {
+        W => {
+            let b: &[u8; 4] = pkt.get(off..off.checked_add(4)?)?.try_into().ok()?;
+            Some(u32::from_be_bytes(*b))
+        }
+        H => {
+            let b: &[u8; 2] = pkt.get(off..off.checked_add(2)?)?.try_into().ok()?;
+            Some(u32::from(u16::from_be_bytes(*b)))
+        }
+        _ => pkt.get(off).map(|&b| u32::from(b)),
+    }
 }
 
 fn ancillary(k: u32, a: u32, x: u32, wire_len: u32, meta: &PacketMeta) -> Option<u32> {
