@@ -715,3 +715,44 @@ fn unoptimized_programs_agree() {
         }
     }
 }
+
+#[test]
+fn direction_and_interface_for_the_kernel() {
+    let frame = tcp4(80, 1, 0);
+    let out = PacketMeta {
+        pkt_type: 4, // PACKET_OUTGOING
+        ifindex: 3,
+        ..PacketMeta::default()
+    };
+    let inn = PacketMeta {
+        pkt_type: 0, // PACKET_HOST
+        ifindex: 2,
+        ..PacketMeta::default()
+    };
+    let k = |e: &str| Program::compile_for(e, Target::Kernel).unwrap();
+    assert!(k("inbound").matches_with_meta(&frame, 54, &inn));
+    assert!(!k("inbound").matches_with_meta(&frame, 54, &out));
+    assert!(k("outbound and ifindex 3").matches_with_meta(&frame, 54, &out));
+    assert!(!k("ifindex 3").matches_with_meta(&frame, 54, &inn));
+    assert_eq!(
+        k("outbound").to_string().lines().next(),
+        Some("(000) ldh      [type]")
+    );
+    // Pcap files carry no direction.
+    assert!(matches!(
+        err("inbound"),
+        FilterError::Unsupported { pos: 0, .. }
+    ));
+    assert!(matches!(
+        err("tcp and ifindex 2"),
+        FilterError::Unsupported { pos: 8, .. }
+    ));
+}
+
+#[test]
+fn arithmetic_identities_cost_nothing() {
+    let a = compile("ip[0:4] & 0xffffffff = 5").unwrap();
+    let b = compile("ip[0:4] = 5").unwrap();
+    assert_eq!(a, b);
+    assert_eq!(compile("len + 0 > 5").unwrap(), compile("len > 5").unwrap());
+}

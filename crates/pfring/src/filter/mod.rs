@@ -32,7 +32,9 @@
 //! fragment header deep, transport accessors such as `tcp[13]` are IPv4-only, and a load past
 //! the captured bytes rejects the packet. Not supported (an [`FilterError::Unsupported`]
 //! error): other link types' primitives (`wlan`, `fddi`, `atm`, `pppoes`, `geneve`, ...),
-//! `gateway`, `protochain`, `inbound`/`outbound`, `/etc/ethers` and `/etc/networks` names.
+//! `gateway`, `protochain`, `/etc/ethers` and `/etc/networks` names. `inbound`, `outbound`
+//! and `ifindex N` read socket metadata, so they exist for [`Target::Kernel`] only (as in
+//! libpcap, which refuses them on savefiles).
 //!
 //! # VLAN tags: [`Target`]
 //!

@@ -448,7 +448,39 @@ impl Graph {
             }
         }
         self.eliminate_loads();
+        self.eliminate_dead_stores();
         self.merge();
+    }
+
+    /// Pass 4b: stores to scratch words that no later instruction reads.
+    fn eliminate_dead_stores(&mut self) {
+        let reach = self.reachable();
+        let mut live_in = vec![0u16; self.blocks.len()];
+        // Successors have lower ids: ascending order sees them first.
+        for b in 0..self.blocks.len() {
+            if !reach[b] {
+                continue;
+            }
+            let mut live = match self.blocks[b].kind {
+                Kind::Cond { jt, jf, .. } => live_in[jt] | live_in[jf],
+                Kind::Ret(_) => 0,
+            };
+            let stmts = std::mem::take(&mut self.blocks[b].stmts);
+            let mut kept: Vec<Insn> = Vec::with_capacity(stmts.len());
+            for s in stmts.into_iter().rev() {
+                let bit = 1u16 << (s.k & 15);
+                match class(s.code) {
+                    ST | STX if live & bit == 0 => continue,
+                    ST | STX => live &= !bit,
+                    LD | LDX if s.code & 0xe0 == MEM => live |= bit,
+                    _ => {}
+                }
+                kept.push(s);
+            }
+            kept.reverse();
+            self.blocks[b].stmts = kept;
+            live_in[b] = live;
+        }
     }
 
     /// Pass 1. Returns whether anything changed.

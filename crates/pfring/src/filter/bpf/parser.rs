@@ -139,6 +139,9 @@ fn is_keyword(w: &str) -> bool {
                 | "len"
                 | "vlan"
                 | "mpls"
+                | "inbound"
+                | "outbound"
+                | "ifindex"
         )
         || unsupported_keyword(w)
 }
@@ -147,10 +150,7 @@ fn is_keyword(w: &str) -> bool {
 fn unsupported_keyword(w: &str) -> bool {
     matches!(
         w,
-        "inbound"
-            | "outbound"
-            | "ifindex"
-            | "fddi"
+        "fddi"
             | "tr"
             | "wlan"
             | "decnet"
@@ -546,6 +546,24 @@ impl Parser {
             "broadcast" | "multicast" => {
                 self.bump();
                 return Ok((self.cast(Proto::Ether, &w, pos)?, None));
+            }
+            "inbound" | "outbound" | "ifindex" => {
+                if self.ctx.target != super::super::Target::Kernel {
+                    return Err(FilterError::Unsupported {
+                        pos,
+                        what: format!(
+                            "`{w}` on frames without socket metadata (compile for Target::Kernel)"
+                        ),
+                    });
+                }
+                self.bump();
+                if w == "ifindex" {
+                    let n = self.number("ifindex")?;
+                    return Ok((cmp(W, SKF_AD_OFF + SKF_AD_IFINDEX, n), None));
+                }
+                // PACKET_OUTGOING (linux/if_packet.h) is 4.
+                let out = cmp(H, SKF_AD_OFF + SKF_AD_PKTTYPE, 4);
+                return Ok((if w == "inbound" { BExpr::not(out) } else { out }, None));
             }
             "less" | "greater" => {
                 self.bump();
@@ -1333,7 +1351,16 @@ fn gen_arith(a: &Arith, out: &mut Vec<Insn>, t: u32, pos: usize) -> Result<(), F
         Arith::Bin(o, l, r) => {
             gen_arith(l, out, t, pos)?;
             if let Arith::Const(k) = **r {
-                out.push(Insn::stmt(ALU | o | K, k));
+                // Identities (`& 0xffffffff`, `+ 0`, `* 1`, ...) need no instruction.
+                let identity = match *o {
+                    AND => k == u32::MAX,
+                    ADD | SUB | OR | XOR | LSH | RSH => k == 0,
+                    MUL | DIV => k == 1,
+                    _ => false,
+                };
+                if !identity {
+                    out.push(Insn::stmt(ALU | o | K, k));
+                }
             } else {
                 out.push(Insn::stmt(ST, t));
                 gen_arith(r, out, t + 1, pos)?;
