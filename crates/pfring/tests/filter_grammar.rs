@@ -756,3 +756,47 @@ fn arithmetic_identities_cost_nothing() {
     assert_eq!(a, b);
     assert_eq!(compile("len + 0 > 5").unwrap(), compile("len > 5").unwrap());
 }
+
+#[test]
+fn ethernet_family_protocols() {
+    let llc = |dsap: u8, ssap: u8, rest: &[u8]| {
+        let mut p = vec![dsap, ssap, 0x03];
+        p.extend_from_slice(rest);
+        eth(DST_MAC, SRC_MAC, p.len() as u16, &p)
+    };
+    yes("stp", &llc(0x42, 0x42, &[0; 8]));
+    yes("llc", &llc(0x42, 0x42, &[0; 8]));
+    no("llc", &tcp4(1, 2, 0));
+    yes("iso", &llc(0xfe, 0xfe, &[0x83, 0, 0]));
+    yes("isis", &llc(0xfe, 0xfe, &[0x83, 0, 0]));
+    no("esis", &llc(0xfe, 0xfe, &[0x83, 0, 0]));
+    yes("netbeui", &llc(0xf0, 0xf0, &[0; 4]));
+    yes("ipx", &llc(0xe0, 0xe0, &[0; 8]));
+    yes("ipx", &eth(DST_MAC, SRC_MAC, 0x8137, &[0; 30]));
+    yes(
+        "atalk",
+        &llc(0xaa, 0xaa, &[0x08, 0x00, 0x07, 0x80, 0x9b, 0]),
+    );
+    yes("decnet", &eth(DST_MAC, SRC_MAC, 0x6003, &[0; 30]));
+    no("decnet", &tcp4(1, 2, 0));
+    yes(
+        "pppoed",
+        &eth(DST_MAC, SRC_MAC, 0x8863, &[0x11, 0x09, 0, 0, 0, 0]),
+    );
+}
+
+#[test]
+fn pppoe_sessions() {
+    // PPPoE header: ver/type 0x11, code 0, session 0x1234, length; then PPP protocol 0x0021.
+    let mut p = vec![0x11, 0x00, 0x12, 0x34, 0x00, 0x30, 0x00, 0x21];
+    p.extend_from_slice(&ipv4(6, A, B, 0, &tcp(80, 1, 0)));
+    let f = eth(DST_MAC, SRC_MAC, 0x8864, &p);
+    yes("pppoes", &f);
+    yes("pppoes 0x1234", &f);
+    no("pppoes 1", &f);
+    yes("pppoes and ip", &f);
+    yes("pppoes 0x1234 and tcp port 80 and host 10.0.0.1", &f);
+    no("pppoes and ip6", &f);
+    no("ip", &f);
+    assert!(err("pppoes and vlan").to_string().contains("vlan"));
+}

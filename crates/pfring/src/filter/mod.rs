@@ -24,14 +24,17 @@
 //! `proto[expr:size]` accessors with arithmetic (`+ - * / % & | ^ << >>`, unary `-`) and
 //! comparisons; named constants (`tcpflags`, `tcp-syn`, `icmptype`, `icmp-echo`, ...);
 //! `and or not` / `&& || !` with parentheses, and qualifier inheritance (`host a or b`,
-//! `tcp port 80 and not 22`). Host names resolve with the system resolver, services with
+//! `tcp port 80 and not 22`); the Ethernet-family protocols `decnet lat sca mopdl moprc
+//! atalk aarp stp netbeui iso ipx llc esis isis clnp pppoed` and `pppoes [session]` (later
+//! offsets point into the PPP payload). Host names resolve with the system resolver, services with
 //! `/etc/services`, protocols with `/etc/protocols` (with built-in fallbacks).
 //!
 //! The code follows libpcap's shapes so that both accept exactly the same packets: port tests
 //! only look at the first fragment of an IPv4 datagram, `tcp`/`ip6 proto` look one IPv6
 //! fragment header deep, transport accessors such as `tcp[13]` are IPv4-only, and a load past
 //! the captured bytes rejects the packet. Not supported (an [`FilterError::Unsupported`]
-//! error): other link types' primitives (`wlan`, `fddi`, `atm`, `pppoes`, `geneve`, ...),
+//! error): other link types' primitives (`wlan`, `fddi`, `atm`, `pflog`, ...), `geneve`,
+//! `vxlan`, `llc` subtypes, `decnet host`, `isis` subtypes,
 //! `gateway`, `protochain`, `/etc/ethers` and `/etc/networks` names. `inbound`, `outbound`
 //! and `ifindex N` read socket metadata, so they exist for [`Target::Kernel`] only (as in
 //! libpcap, which refuses them on savefiles).

@@ -150,6 +150,8 @@ pub(crate) const ETHERTYPE_IPV6: u32 = 0x86dd;
 pub(crate) const ETHERTYPE_ARP: u32 = 0x0806;
 pub(crate) const ETHERTYPE_REVARP: u32 = 0x8035;
 pub(crate) const ETHERTYPE_MPLS: u32 = 0x8847;
+pub(crate) const ETHERTYPE_IPX: u32 = 0x8137;
+pub(crate) const ETHERTYPE_PPPOES: u32 = 0x8864;
 pub(crate) const ETHERMTU: u32 = 1500;
 pub(crate) const IPPROTO_TCP: u32 = 6;
 pub(crate) const IPPROTO_UDP: u32 = 17;
@@ -172,6 +174,8 @@ pub(crate) struct Ctx {
     /// The outer VLAN tag was tested through ancillary data (kernel target).
     pub vlan_in_meta: bool,
     pub mpls_depth: u32,
+    /// After `pppoes`: network protocols are PPP protocol numbers.
+    pub ppp: bool,
 }
 
 impl Ctx {
@@ -184,6 +188,7 @@ impl Ctx {
             vlan_depth: 0,
             vlan_in_meta: false,
             mpls_depth: 0,
+            ppp: false,
         }
     }
 
@@ -194,6 +199,20 @@ impl Ctx {
 
     /// The frame carries network protocol `ethertype` (libpcap `gen_linktype`).
     pub fn linktype(&self, ethertype: u32, pos: usize) -> Result<BExpr, FilterError> {
+        if self.ppp && self.mpls_depth == 0 {
+            // Inside PPPoE: the PPP protocol field (libpcap's `ethertype_to_ppptype`; other
+            // values are compared unchanged).
+            let proto = match ethertype {
+                ETHERTYPE_IP => 0x0021,
+                ETHERTYPE_IPV6 => 0x0057,
+                0x6003 => 0x0027, // DECnet
+                0x809b => 0x0029, // AppleTalk
+                0x0600 => 0x0025, // XNS
+                ETHERTYPE_IPX => 0x002b,
+                p => p,
+            };
+            return Ok(cmp(H, self.off_linktype, proto));
+        }
         if self.mpls_depth > 0 {
             // Below an MPLS stack: the bottom-of-stack bit of the last label, and the IP
             // version nibble.
@@ -216,31 +235,93 @@ impl Ctx {
         Ok(self.ether_linktype(ethertype))
     }
 
-    fn ether_linktype(&self, p: u32) -> BExpr {
+    /// An EtherType (> 1500) or an 802.2 LLC SAP (<= 1500), like libpcap's
+    /// `gen_ether_linktype`.
+    pub fn ether_linktype(&self, p: u32) -> BExpr {
         let lt = self.off_linktype;
         let llc = self.off_linkpl;
         let not_ethertype = || BExpr::not(BExpr::test(vec![ld(H, lt)], JGT, ETHERMTU));
-        match p {
-            // LLC SAPs that use DSAP and SSAP both.
-            0x06 | 0xf0 | 0xfe => BExpr::and(not_ethertype(), cmp(H, llc, (p << 8) | p)),
-            // AppleTalk and AARP: Ethernet II or 802.2 SNAP.
-            0x809b | 0x80f3 => {
-                let oui: u32 = if p == 0x809b { 0x080007 } else { 0 };
-                let snap = [
+        let snap = |oui: u32, ptype: u32| {
+            bcmp(
+                llc,
+                &[
                     0xaa,
                     0xaa,
                     0x03,
                     (oui >> 16) as u8,
                     (oui >> 8) as u8,
                     oui as u8,
-                    (p >> 8) as u8,
-                    p as u8,
-                ];
-                BExpr::or(BExpr::and(not_ethertype(), bcmp(llc, &snap)), cmp(H, lt, p))
+                    (ptype >> 8) as u8,
+                    ptype as u8,
+                ],
+            )
+        };
+        match p {
+            // LLC SAPs that use DSAP and SSAP both.
+            0x06 | 0xf0 | 0xfe => BExpr::and(not_ethertype(), cmp(H, llc, (p << 8) | p)),
+            // IPX: Ethernet II, 802.2 SNAP, 802.2 with SAP 0xe0, or raw 802.3 (0xffff).
+            0xe0 => BExpr::or(
+                cmp(H, lt, ETHERTYPE_IPX),
+                BExpr::and(
+                    not_ethertype(),
+                    BExpr::any([
+                        snap(0, ETHERTYPE_IPX),
+                        cmp(B, llc, 0xe0),
+                        cmp(H, llc, 0xffff),
+                    ]),
+                ),
+            ),
+            // AppleTalk and AARP: Ethernet II or 802.2 SNAP.
+            0x809b | 0x80f3 => {
+                let oui: u32 = if p == 0x809b { 0x080007 } else { 0 };
+                BExpr::or(cmp(H, lt, p), BExpr::and(not_ethertype(), snap(oui, p)))
             }
             p if p <= ETHERMTU => BExpr::and(not_ethertype(), cmp(B, llc, p)),
             p => cmp(H, lt, p),
         }
+    }
+
+    /// `llc`: an 802.3 frame with an LLC header (not raw 802.3 IPX).
+    pub fn llc(&self) -> BExpr {
+        BExpr::and(
+            BExpr::not(BExpr::test(vec![ld(H, self.off_linktype)], JGT, ETHERMTU)),
+            BExpr::not(cmp(H, self.off_linkpl, 0xffff)),
+        )
+    }
+
+    /// `esis`, `isis`, `clnp`: ISO over LLC SAP 0xfe with this NLPID.
+    pub fn iso_nlpid(&self, nlpid: u32) -> BExpr {
+        BExpr::and(
+            self.ether_linktype(0xfe),
+            cmp(B, self.off_linkpl + 3, nlpid),
+        )
+    }
+
+    /// `pppoes [id]`: PPPoE session frames; later offsets point into the PPP payload.
+    pub fn pppoes(&mut self, id: Option<u32>, pos: usize) -> Result<BExpr, FilterError> {
+        if self.mpls_depth > 0 || self.ppp {
+            return Err(FilterError::Unsupported {
+                pos,
+                what: "pppoes inside mpls or pppoes".into(),
+            });
+        }
+        if let Some(id) = id
+            && id > 0xffff
+        {
+            return Err(FilterError::Invalid {
+                pos,
+                msg: format!("PPPoE session number {id} greater than 65535"),
+            });
+        }
+        let mut b = cmp(H, self.off_linktype, ETHERTYPE_PPPOES);
+        if let Some(id) = id {
+            b = BExpr::and(b, mcmp(W, self.off_linkpl, 0xffff, id));
+        }
+        // PPPoE header (6 bytes), then the 2-byte PPP protocol, then the payload.
+        self.off_linktype = self.off_linkpl + 6;
+        self.off_linkpl += 8;
+        self.ppp = true;
+        Ok(b)
     }
 
     /// `ip proto p` (no fragment handling, like libpcap).
@@ -396,10 +477,10 @@ impl Ctx {
 
     /// A VLAN tag (optionally with ID `id`); shifts later offsets by 4 for in-band tags.
     pub fn vlan(&mut self, id: Option<u32>, pos: usize) -> Result<BExpr, FilterError> {
-        if self.mpls_depth > 0 {
+        if self.mpls_depth > 0 || self.ppp {
             return Err(FilterError::Unsupported {
                 pos,
-                what: "vlan inside mpls".into(),
+                what: "vlan inside mpls or pppoes".into(),
             });
         }
         if let Some(id) = id

@@ -141,6 +141,7 @@ pub(crate) fn ethertype(name: &str) -> Option<u32> {
         "iso" => 0xfe,
         "stp" => 0x42,
         "netbeui" => 0xf0,
+        "ipx" => 0xe0,
         _ => return None,
     })
 }

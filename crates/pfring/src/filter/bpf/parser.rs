@@ -143,7 +143,31 @@ fn is_keyword(w: &str) -> bool {
                 | "outbound"
                 | "ifindex"
         )
+        || ether_family(w).is_some()
+        || matches!(w, "llc" | "pppoes")
         || unsupported_keyword(w)
+}
+
+/// Protocol names that are EtherTypes or LLC SAPs (`decnet`, `stp`, ...), and ISO NLPIDs.
+fn ether_family(w: &str) -> Option<(u32, Option<u32>)> {
+    Some(match w {
+        "decnet" => (0x6003, None),
+        "lat" => (0x6004, None),
+        "sca" => (0x6007, None),
+        "mopdl" => (0x6001, None),
+        "moprc" => (0x6002, None),
+        "atalk" => (0x809b, None),
+        "aarp" => (0x80f3, None),
+        "stp" => (0x42, None),
+        "netbeui" => (0xf0, None),
+        "iso" => (0xfe, None),
+        "ipx" => (0xe0, None),
+        "pppoed" => (0x8863, None),
+        "clnp" => (0xfe, Some(0x81)),
+        "esis" | "es-is" => (0xfe, Some(0x82)),
+        "isis" | "is-is" => (0xfe, Some(0x83)),
+        _ => return None,
+    })
 }
 
 /// libpcap keywords this compiler does not implement (other link types, pflog, ...).
@@ -153,25 +177,8 @@ fn unsupported_keyword(w: &str) -> bool {
         "fddi"
             | "tr"
             | "wlan"
-            | "decnet"
-            | "lat"
-            | "sca"
-            | "moprc"
-            | "mopdl"
-            | "iso"
-            | "esis"
             | "es-is"
-            | "isis"
             | "is-is"
-            | "clnp"
-            | "stp"
-            | "ipx"
-            | "netbeui"
-            | "atalk"
-            | "aarp"
-            | "llc"
-            | "pppoed"
-            | "pppoes"
             | "geneve"
             | "vxlan"
             | "carp"
@@ -564,6 +571,38 @@ impl Parser {
                 // PACKET_OUTGOING (linux/if_packet.h) is 4.
                 let out = cmp(H, SKF_AD_OFF + SKF_AD_PKTTYPE, 4);
                 return Ok((if w == "inbound" { BExpr::not(out) } else { out }, None));
+            }
+            "llc" => {
+                self.bump();
+                return Ok((self.ctx.llc(), None));
+            }
+            "pppoes" => {
+                self.bump();
+                let id = match self.peek() {
+                    Tok::Num(n) => {
+                        let n = *n;
+                        self.bump();
+                        Some(n)
+                    }
+                    _ => None,
+                };
+                return Ok((self.ctx.pppoes(id, pos)?, None));
+            }
+            w2 if ether_family(w2).is_some() => {
+                let (p, nlpid) = ether_family(w2).unwrap_or((0, None));
+                self.bump();
+                if self.ctx.mpls_depth > 0 || (self.ctx.ppp && nlpid.is_some()) {
+                    return Err(FilterError::Unsupported {
+                        pos,
+                        what: format!("`{w}` inside mpls or pppoes"),
+                    });
+                }
+                let b = match nlpid {
+                    Some(n) => self.ctx.iso_nlpid(n),
+                    None if self.ctx.ppp => self.ctx.linktype(p, pos)?,
+                    None => self.ctx.ether_linktype(p),
+                };
+                return Ok((b, None));
             }
             "less" | "greater" => {
                 self.bump();
