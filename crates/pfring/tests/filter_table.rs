@@ -206,3 +206,59 @@ fn match_counts_vs_tcpdump() {
     }
     println!("{compared} (file, expression) match counts equal tcpdump's");
 }
+
+/// The running kernel accepts every program we compile for the table, for both targets
+/// (`SO_ATTACH_FILTER` on a UDP socket runs `bpf_check_classic`; done by
+/// `tests/data/kernel-accepts.py` so this crate needs no `unsafe`). Skipped without python3.
+#[test]
+fn kernel_accepts_our_programs() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/kernel-accepts.py");
+    let mut lines = Vec::new();
+    let mut names = Vec::new();
+    for e in table() {
+        for target in [
+            pfring::filter::Target::Bytes,
+            pfring::filter::Target::Kernel,
+        ] {
+            if let Ok(p) = Program::compile_for(&e.expr, target) {
+                let body: Vec<String> = p
+                    .instructions()
+                    .iter()
+                    .map(|i| format!("{} {} {} {}", i.code, i.jt, i.jf, i.k))
+                    .collect();
+                lines.push(body.join(","));
+                names.push(format!("{} ({target:?})", e.expr));
+            }
+        }
+    }
+    let child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        println!("skipped: python3 is not available");
+        return;
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let input = lines.join("\n") + "\n";
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    if !out.status.success() {
+        println!("skipped: kernel-accepts.py failed ({})", out.status);
+        return;
+    }
+    let verdicts: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(verdicts.len(), names.len());
+    let refused: Vec<String> = names
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, v)| **v != "ok")
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
+    assert!(refused.is_empty(), "the kernel refuses: {refused:#?}");
+    println!("the kernel accepts all {} programs", names.len());
+}

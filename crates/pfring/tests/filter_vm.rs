@@ -385,3 +385,92 @@ proptest! {
 fn compile_is_the_free_function_too() {
     assert_eq!(compile("tcp").unwrap(), Program::compile("tcp").unwrap());
 }
+
+/// Our validator and the running kernel's `bpf_check_classic` agree on random programs
+/// (through `tests/data/kernel-accepts.py`). Skipped without python3.
+#[test]
+fn validator_agrees_with_the_kernel() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    // Opcodes: all valid ones and a few invalid ones.
+    let codes: Vec<u16> = vec![
+        0x00, 0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x60, 0x80, 0x01, 0x61, 0x81, 0xb1, 0x02, 0x03,
+        0x04, 0x14, 0x24, 0x34, 0x44, 0x54, 0x64, 0x74, 0x84, 0x94, 0xa4, 0x0c, 0x3c, 0x9c, 0x05,
+        0x15, 0x25, 0x35, 0x45, 0x1d, 0x06, 0x16, 0x07, 0x87, 0x0e, 0x8c, 0xc4, 0x55, 0x68, 0x0d,
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut progs = Vec::new();
+    for _ in 0..3000 {
+        let n = 1 + (next() % 8) as usize;
+        let mut p: Vec<Insn> = (0..n)
+            .map(|_| {
+                let r = next();
+                Insn {
+                    code: codes[(r % codes.len() as u64) as usize],
+                    jt: ((r >> 8) % 4) as u8,
+                    jf: ((r >> 16) % 4) as u8,
+                    k: [0, 1, 3, 15, 16, 31, 32, 40, 0xffff_f000 + 48][((r >> 24) % 9) as usize],
+                }
+            })
+            .collect();
+        if next() % 4 != 0 {
+            p.push(Insn::stmt(RET | K, 1));
+        }
+        progs.push(p);
+    }
+    let input: String = progs
+        .iter()
+        .map(|p| {
+            let q: Vec<String> = p
+                .iter()
+                .map(|i| format!("{} {} {} {}", i.code, i.jt, i.jf, i.k))
+                .collect();
+            q.join(",") + "\n"
+        })
+        .collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/kernel-accepts.py");
+    let Ok(mut child) = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        println!("skipped: python3 is not available");
+        return;
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    if !out.status.success() {
+        println!("skipped: kernel-accepts.py failed");
+        return;
+    }
+    let verdicts: Vec<bool> = std::str::from_utf8(&out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l == "ok")
+        .collect();
+    assert_eq!(verdicts.len(), progs.len());
+    let mut accepted = 0;
+    for (p, kernel) in progs.iter().zip(verdicts) {
+        let ours = validate(p).is_ok();
+        assert_eq!(
+            ours,
+            kernel,
+            "validator disagrees with the kernel on {p:?}: {:?}",
+            validate(p)
+        );
+        accepted += usize::from(ours);
+    }
+    println!(
+        "{} random programs, {accepted} accepted by both",
+        progs.len()
+    );
+}

@@ -335,33 +335,29 @@ pub fn validate(insns: &[Insn]) -> Result<(), FilterError> {
 }
 
 /// The kernel's `check_load_and_stores`: every scratch read must follow a write of that
-/// word on all paths.
+/// word on all paths. Like the kernel, the state also flows linearly past a `ret` (so
+/// unreachable code after a `ret` is checked too), and is reset after a jump.
 fn check_scratch(insns: &[Insn]) -> Result<(), FilterError> {
     let len = insns.len();
-    // Bit set of words written on every path reaching each instruction.
-    let mut valid = vec![u16::MAX; len];
-    valid[0] = 0;
-    for pc in 0..len {
-        let i = insns[pc];
-        let mut m = valid[pc];
+    let mut masks = vec![u16::MAX; len];
+    let mut valid: u16 = 0;
+    for (pc, i) in insns.iter().enumerate() {
+        valid &= masks[pc];
         match class(i.code) {
-            ST | STX => m |= 1 << i.k,
-            LD | LDX if i.code & 0xe0 == MEM && m & (1 << i.k) == 0 => {
+            ST | STX => valid |= 1 << i.k,
+            LD | LDX if i.code & 0xe0 == MEM && valid & (1 << i.k) == 0 => {
                 return Err(invalid(pc, "read of an uninitialised scratch word"));
             }
-            _ => {}
-        }
-        match class(i.code) {
             JMP if i.code == JMP | JA => {
-                let t = pc + 1 + i.k as usize;
-                valid[t] &= m;
+                masks[pc + 1 + i.k as usize] &= valid;
+                valid = u16::MAX;
             }
             JMP => {
-                valid[pc + 1 + i.jt as usize] &= m;
-                valid[pc + 1 + i.jf as usize] &= m;
+                masks[pc + 1 + i.jt as usize] &= valid;
+                masks[pc + 1 + i.jf as usize] &= valid;
+                valid = u16::MAX;
             }
-            RET => {}
-            _ => valid[pc + 1] &= m,
+            _ => {}
         }
     }
     Ok(())
