@@ -216,6 +216,7 @@ impl Default for CompileOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
     insns: Vec<Insn>,
+    decoded: bpf::vm::Decoded,
 }
 
 /// Compiles `expr` for [`Target::Bytes`]; see [`Program::compile`].
@@ -285,7 +286,8 @@ impl Program {
     /// `bpf_check_classic` (see [`validate`]).
     pub fn from_instructions(insns: Vec<Insn>) -> Result<Program, FilterError> {
         validate(&insns)?;
-        Ok(Program { insns })
+        let decoded = bpf::vm::Decoded::new(&insns);
+        Ok(Program { insns, decoded })
     }
 
     /// The instructions, ready for `SO_ATTACH_FILTER` (`struct sock_fprog`).
@@ -308,7 +310,7 @@ impl Program {
     /// Runs the program and returns its result: 0 rejects, otherwise the number of bytes
     /// to keep (as the kernel does).
     pub fn run(&self, frame: &[u8], wire_len: u32, meta: &PacketMeta) -> u32 {
-        bpf::vm::run(&self.insns, frame, wire_len, meta)
+        self.decoded.run(frame, wire_len, meta)
     }
 }
 

@@ -192,3 +192,206 @@ pub fn run(prog: &[Insn], pkt: &[u8], wire_len: u32, meta: &PacketMeta) -> u32 {
         }
     }
 }
+
+/// An instruction decoded once, with absolute jump targets: what [`Decoded`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    LdW(u32),
+    LdH(u32),
+    LdB(u32),
+    LdIndW(u32),
+    LdIndH(u32),
+    LdIndB(u32),
+    LdAnc(u32),
+    LdLen,
+    LdImm(u32),
+    LdMem(usize),
+    LdxImm(u32),
+    LdxMem(usize),
+    LdxLen,
+    LdxMsh(u32),
+    St(usize),
+    Stx(usize),
+    Add(u32),
+    Sub(u32),
+    Mul(u32),
+    Div(u32),
+    Mod(u32),
+    And(u32),
+    Or(u32),
+    Xor(u32),
+    Lsh(u32),
+    Rsh(u32),
+    AluX(u16),
+    Neg,
+    Ja(usize),
+    Jeq(u32, usize, usize),
+    Jgt(u32, usize, usize),
+    Jge(u32, usize, usize),
+    Jset(u32, usize, usize),
+    JmpX(u16, usize, usize),
+    RetK(u32),
+    RetA,
+    Tax,
+    Txa,
+    /// Anything else (never present in a validated program): rejects.
+    Bad,
+}
+
+/// A program decoded for faster interpretation; same results as [`run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    ops: Vec<Op>,
+}
+
+impl Decoded {
+    /// Decodes `prog`. Jumps out of the program decode to a rejecting instruction.
+    pub fn new(prog: &[Insn]) -> Decoded {
+        let n = prog.len();
+        let tgt = |pc: usize, off: u64| -> usize {
+            let t = pc as u64 + 1 + off;
+            if t < n as u64 { t as usize } else { n }
+        };
+        let ops = prog
+            .iter()
+            .enumerate()
+            .map(|(pc, i)| {
+                let k = i.k;
+                let (t, f) = (tgt(pc, u64::from(i.jt)), tgt(pc, u64::from(i.jf)));
+                let mem = k as usize;
+                match i.code {
+                    c if c == LD | W | ABS && k >= SKF_AD_OFF => Op::LdAnc(k),
+                    c if c == LD | H | ABS && k >= SKF_AD_OFF => Op::LdAnc(k),
+                    c if c == LD | B | ABS && k >= SKF_AD_OFF => Op::LdAnc(k),
+                    c if c == LD | W | ABS => Op::LdW(k),
+                    c if c == LD | H | ABS => Op::LdH(k),
+                    c if c == LD | B | ABS => Op::LdB(k),
+                    c if c == LD | W | IND => Op::LdIndW(k),
+                    c if c == LD | H | IND => Op::LdIndH(k),
+                    c if c == LD | B | IND => Op::LdIndB(k),
+                    c if c == LD | W | LEN => Op::LdLen,
+                    c if c == LD | IMM => Op::LdImm(k),
+                    c if c == LD | MEM && mem < 16 => Op::LdMem(mem),
+                    c if c == LDX | IMM => Op::LdxImm(k),
+                    c if c == LDX | MEM && mem < 16 => Op::LdxMem(mem),
+                    c if c == LDX | W | LEN => Op::LdxLen,
+                    c if c == LDX | B | MSH => Op::LdxMsh(k),
+                    c if c == ST && mem < 16 => Op::St(mem),
+                    c if c == STX && mem < 16 => Op::Stx(mem),
+                    c if c == ALU | NEG => Op::Neg,
+                    c if class(c) == ALU && c & X != 0 => Op::AluX(c & 0xf0),
+                    c if class(c) == ALU => match c & 0xf0 {
+                        ADD => Op::Add(k),
+                        SUB => Op::Sub(k),
+                        MUL => Op::Mul(k),
+                        DIV if k != 0 => Op::Div(k),
+                        MOD if k != 0 => Op::Mod(k),
+                        AND => Op::And(k),
+                        OR => Op::Or(k),
+                        XOR => Op::Xor(k),
+                        LSH => Op::Lsh(k),
+                        RSH => Op::Rsh(k),
+                        _ => Op::Bad,
+                    },
+                    c if c == JMP | JA => Op::Ja(tgt(pc, u64::from(k))),
+                    c if c == JMP | JEQ | K => Op::Jeq(k, t, f),
+                    c if c == JMP | JGT | K => Op::Jgt(k, t, f),
+                    c if c == JMP | JGE | K => Op::Jge(k, t, f),
+                    c if c == JMP | JSET | K => Op::Jset(k, t, f),
+                    c if class(c) == JMP && c & X != 0 => Op::JmpX(c & 0xf0, t, f),
+                    c if c == RET | K => Op::RetK(k),
+                    c if c == RET | A => Op::RetA,
+                    c if c == MISC | TAX => Op::Tax,
+                    c if c == MISC | TXA => Op::Txa,
+                    _ => Op::Bad,
+                }
+            })
+            .collect();
+        Decoded { ops }
+    }
+
+    /// Runs the program; see [`run`].
+    pub fn run(&self, pkt: &[u8], wire_len: u32, meta: &PacketMeta) -> u32 {
+        let ops = &self.ops[..];
+        let mut a: u32 = 0;
+        let mut x: u32 = 0;
+        let mut mem = [0u32; MEMWORDS as usize];
+        let mut pc = 0usize;
+        macro_rules! ld {
+            ($e:expr) => {
+                match $e {
+                    Some(v) => v,
+                    None => return 0,
+                }
+            };
+        }
+        // Jumps only go forward, so this loop ends.
+        loop {
+            let Some(&op) = ops.get(pc) else { return 0 };
+            pc += 1;
+            match op {
+                Op::LdW(k) => a = ld!(load(pkt, k, W)),
+                Op::LdH(k) => a = ld!(load(pkt, k, H)),
+                Op::LdB(k) => a = ld!(load(pkt, k, B)),
+                Op::LdIndW(k) => a = ld!(x.checked_add(k).and_then(|o| load(pkt, o, W))),
+                Op::LdIndH(k) => a = ld!(x.checked_add(k).and_then(|o| load(pkt, o, H))),
+                Op::LdIndB(k) => a = ld!(x.checked_add(k).and_then(|o| load(pkt, o, B))),
+                Op::LdAnc(k) => a = ld!(ancillary(k, a, x, wire_len, meta)),
+                Op::LdLen => a = wire_len,
+                Op::LdImm(k) => a = k,
+                Op::LdMem(i) => a = mem[i & 15],
+                Op::LdxImm(k) => x = k,
+                Op::LdxMem(i) => x = mem[i & 15],
+                Op::LdxLen => x = wire_len,
+                Op::LdxMsh(k) => x = (ld!(load(pkt, k, B)) & 0xf) << 2,
+                Op::St(i) => mem[i & 15] = a,
+                Op::Stx(i) => mem[i & 15] = x,
+                Op::Add(k) => a = a.wrapping_add(k),
+                Op::Sub(k) => a = a.wrapping_sub(k),
+                Op::Mul(k) => a = a.wrapping_mul(k),
+                Op::Div(k) => a = ld!(a.checked_div(k)),
+                Op::Mod(k) => a = ld!(a.checked_rem(k)),
+                Op::And(k) => a &= k,
+                Op::Or(k) => a |= k,
+                Op::Xor(k) => a ^= k,
+                Op::Lsh(k) => a = a.checked_shl(k).unwrap_or(0),
+                Op::Rsh(k) => a = a.checked_shr(k).unwrap_or(0),
+                Op::AluX(o) => {
+                    a = match o {
+                        ADD => a.wrapping_add(x),
+                        SUB => a.wrapping_sub(x),
+                        MUL => a.wrapping_mul(x),
+                        DIV => ld!(a.checked_div(x)),
+                        MOD => ld!(a.checked_rem(x)),
+                        AND => a & x,
+                        OR => a | x,
+                        XOR => a ^ x,
+                        LSH => a.checked_shl(x).unwrap_or(0),
+                        RSH => a.checked_shr(x).unwrap_or(0),
+                        _ => return 0,
+                    }
+                }
+                Op::Neg => a = a.wrapping_neg(),
+                Op::Ja(t) => pc = t,
+                Op::Jeq(k, t, f) => pc = if a == k { t } else { f },
+                Op::Jgt(k, t, f) => pc = if a > k { t } else { f },
+                Op::Jge(k, t, f) => pc = if a >= k { t } else { f },
+                Op::Jset(k, t, f) => pc = if a & k != 0 { t } else { f },
+                Op::JmpX(o, t, f) => {
+                    let taken = match o {
+                        JEQ => a == x,
+                        JGT => a > x,
+                        JGE => a >= x,
+                        _ => a & x != 0,
+                    };
+                    pc = if taken { t } else { f };
+                }
+                Op::RetK(k) => return k,
+                Op::RetA => return a,
+                Op::Tax => x = a,
+                Op::Txa => a = x,
+                Op::Bad => return 0,
+            }
+        }
+    }
+}
