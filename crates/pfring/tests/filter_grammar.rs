@@ -800,3 +800,34 @@ fn pppoe_sessions() {
     no("ip", &f);
     assert!(err("pppoes and vlan").to_string().contains("vlan"));
 }
+
+#[test]
+fn long_expressions_stay_within_a_small_stack() {
+    // Left-deep chains as long as MAX_EXPR_LEN allows, on a 1 MiB thread stack.
+    let max = pfring::filter::MAX_EXPR_LEN;
+    let cases: Vec<String> = vec![
+        format!("len = {}1", "len + ".repeat((max - 10) / 6)),
+        format!("{}ip", "ip and ".repeat((max - 2) / 7)),
+        format!("{}udp", "tcp or ".repeat((max - 3) / 7)),
+        format!("port 1{}", " or 1".repeat((max - 7) / 5)),
+        format!("ip[0] = 1{}", " * 1".repeat((max - 9) / 4)),
+        format!("{}1", "-".repeat(200)) + " = 1",
+    ];
+    for (i, c) in cases.into_iter().enumerate() {
+        assert!(c.len() <= max, "{}", c.len());
+        eprintln!("case {i}");
+        let h = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || {
+                let t = std::time::Instant::now();
+                let r = compile(&c);
+                eprintln!(
+                    "  {:?} {:?}",
+                    t.elapsed(),
+                    r.map(|p| p.instructions().len())
+                );
+            })
+            .unwrap();
+        h.join().unwrap();
+    }
+}

@@ -27,10 +27,31 @@ pub(crate) enum BExpr {
 }
 
 impl BExpr {
+    /// Whether `b` already is a term of the `and` (or `or`) chain `a`. Such a term can be
+    /// dropped: it would only run after the same test succeeded (failed), with the same
+    /// loads, so it cannot change the verdict.
+    fn in_chain(a: &BExpr, b: &BExpr, and: bool) -> bool {
+        let mut cur = a;
+        loop {
+            if cur == b {
+                return true;
+            }
+            match (cur, and) {
+                (BExpr::And(l, r), true) | (BExpr::Or(l, r), false) => {
+                    if **r == *b {
+                        return true;
+                    }
+                    cur = l;
+                }
+                _ => return false,
+            }
+        }
+    }
     pub fn and(a: BExpr, b: BExpr) -> BExpr {
         match (a, b) {
             (BExpr::True, x) | (x, BExpr::True) => x,
             (BExpr::False, _) => BExpr::False,
+            (a, b) if BExpr::in_chain(&a, &b, true) => a,
             (a, b) => BExpr::And(Box::new(a), Box::new(b)),
         }
     }
@@ -38,6 +59,7 @@ impl BExpr {
         match (a, b) {
             (BExpr::False, x) | (x, BExpr::False) => x,
             (BExpr::True, _) => BExpr::True,
+            (a, b) if BExpr::in_chain(&a, &b, false) => a,
             (a, b) => BExpr::Or(Box::new(a), Box::new(b)),
         }
     }

@@ -127,11 +127,17 @@ fn known(facts: &[Fact], v: u32) -> Option<u32> {
     })
 }
 
+/// Symbolic steps the threading pass may spend on one program: the pass is quadratic in
+/// the worst case, so huge expressions get less optimization instead of more time.
+const WORK_BUDGET: u64 = 4_000_000;
+
 #[derive(Default)]
 struct Values {
     map: HashMap<Val, u32>,
     vals: Vec<Val>,
     fresh: u32,
+    /// Remaining symbolic steps (see [`WORK_BUDGET`]).
+    budget: u64,
 }
 
 impl Values {
@@ -349,6 +355,12 @@ fn test_of(vals: &mut Values, b: &Block, facts: &[Fact]) -> Option<(u32, u16, u3
     let Kind::Cond { code, k, .. } = b.kind else {
         return None;
     };
+    let cost = (b.stmts.len() + facts.len()) as u64 + 1;
+    if vals.budget < cost {
+        vals.budget = 0;
+        return None;
+    }
+    vals.budget -= cost;
     let mut r = Regs::default();
     for s in &b.stmts {
         step(vals, &mut r, s, facts);
@@ -438,7 +450,10 @@ impl Graph {
 
     /// Runs all passes.
     pub fn optimize(&mut self) {
-        let mut vals = Values::default();
+        let mut vals = Values {
+            budget: WORK_BUDGET,
+            ..Values::default()
+        };
         for _ in 0..MAX_PASSES {
             let a = self.thread(&mut vals);
             let b = self.skip_useless();
@@ -497,6 +512,9 @@ impl Graph {
             let Kind::Cond { code, k, jt, jf } = self.blocks[b].kind else {
                 continue;
             };
+            if vals.budget == 0 {
+                break;
+            }
             let facts = infacts[b].take().unwrap_or_default();
             let test = test_of(vals, &self.blocks[b], &facts);
             let mut targets = [jt, jf];
@@ -515,7 +533,11 @@ impl Graph {
                 *target = t;
                 match &mut infacts[*target] {
                     slot @ None => *slot = Some(ef),
-                    Some(old) => meet_facts(old, &ef),
+                    Some(old) => {
+                        let cost = (old.len() * ef.len()) as u64 / 4 + 1;
+                        vals.budget = vals.budget.saturating_sub(cost);
+                        meet_facts(old, &ef);
+                    }
                 }
             }
             // A test decided by the facts on every path into the block.

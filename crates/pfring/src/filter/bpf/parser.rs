@@ -16,6 +16,9 @@ use super::names;
 /// Deepest nesting of parentheses, `not`s and brackets.
 pub(crate) const MAX_DEPTH: usize = 256;
 
+/// Most arithmetic operators in one comparison.
+pub(crate) const MAX_ARITH_OPS: usize = 256;
+
 /// Protocol qualifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proto {
@@ -254,6 +257,8 @@ pub(crate) struct Parser {
     i: usize,
     pub ctx: Ctx,
     depth: usize,
+    /// Arithmetic operators in the relation being parsed.
+    arith_ops: usize,
     resolve: bool,
     netmask: u32,
 }
@@ -332,6 +337,7 @@ impl Parser {
             i: 0,
             ctx,
             depth: 0,
+            arith_ops: 0,
             resolve,
             netmask,
         })
@@ -1156,6 +1162,7 @@ impl Parser {
     // ----- arithmetic -----
 
     fn relation(&mut self) -> Result<BExpr, FilterError> {
+        self.arith_ops = 0;
         let mut checks = Vec::new();
         let l = self.arith(0, &mut checks)?;
         let pos = self.pos();
@@ -1195,11 +1202,26 @@ impl Parser {
                 (4, Tok::Punct("%")) => MOD,
                 _ => return Ok(l),
             };
+            self.count_op()?;
             self.bump();
             // libpcap's `gen_arth` keeps the protocol checks of the left operand only.
             let r = self.arith(level + 1, &mut Vec::new())?;
             l = Arith::Bin(o, Box::new(l), Box::new(r));
         }
+    }
+
+    /// Bounds the size of one relation's arithmetic (the code generator recurses on it).
+    fn count_op(&mut self) -> Result<(), FilterError> {
+        self.arith_ops += 1;
+        if self.arith_ops > MAX_ARITH_OPS {
+            return Err(FilterError::TooLarge {
+                what: format!(
+                    "more than {MAX_ARITH_OPS} arithmetic operators in one comparison (at {})",
+                    self.pos()
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn unary(&mut self, checks: &mut Vec<BExpr>) -> Result<Arith, FilterError> {
@@ -1210,6 +1232,7 @@ impl Parser {
         } else {
             let a = self.atom(checks)?;
             if self.is_punct("^") {
+                self.count_op()?;
                 self.bump();
                 let r = self.arith(0, &mut Vec::new())?;
                 Arith::Bin(XOR, Box::new(a), Box::new(r))
