@@ -101,8 +101,19 @@ fn differential_against_libpcap_programs() {
             return;
         }
     };
+    // The captures carry no VLAN, MPLS or PPPoE frames: add encapsulated copies.
+    let caps: Vec<(String, Vec<common::Packet>)> = caps
+        .into_iter()
+        .flat_map(|(f, pkts)| {
+            let vars: Vec<common::Packet> = pkts.iter().flat_map(common::variants).collect();
+            [(f.clone(), pkts), (format!("{f} (encapsulated)"), vars)]
+        })
+        .collect();
     let npkts: usize = caps.iter().map(|(_, p)| p.len()).sum();
-    println!("{} Ethernet captures, {npkts} packets", caps.len());
+    println!(
+        "{} Ethernet captures and encapsulated copies, {npkts} packets",
+        caps.len()
+    );
     let mut failures = Vec::new();
     let mut checked = 0usize;
     for e in table() {
@@ -205,6 +216,70 @@ fn match_counts_vs_tcpdump() {
         }
     }
     println!("{compared} (file, expression) match counts equal tcpdump's");
+}
+
+/// With tcpdump installed: on a file of VLAN, QinQ, MPLS and PPPoE copies of the test
+/// packets (written by us), tcpdump keeps exactly the packets our programs accept.
+#[test]
+fn encapsulated_match_counts_vs_tcpdump() {
+    let caps = match common::ethernet_captures() {
+        Ok(c) => c,
+        Err(reason) => {
+            println!("{reason}");
+            return;
+        }
+    };
+    if std::process::Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: tcpdump is not installed");
+        return;
+    }
+    let pkts: Vec<common::Packet> = caps
+        .iter()
+        .flat_map(|(_, p)| p.iter())
+        .flat_map(|p| {
+            let mut v = vec![p.clone()];
+            v.extend(common::variants(p));
+            v
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!("pfring-filter-{}.pcap", std::process::id()));
+    common::write_pcap(&path, &pkts).unwrap();
+    let exprs = [
+        "vlan",
+        "vlan 100 and ip",
+        "vlan 1 and vlan 5 and tcp",
+        "vlan and udp port 53",
+        "mpls",
+        "mpls 5 and ip",
+        "mpls 16 and mpls 3 and ip6",
+        "mpls and tcp[13] & 2 != 0",
+        "pppoes 5 and ip6",
+        "pppoes and tcp port 80",
+        "not vlan and not mpls and ip",
+        "ip or vlan and ip6",
+    ];
+    for e in exprs {
+        let out = std::process::Command::new("tcpdump")
+            .arg("-r")
+            .arg(&path)
+            .args(["-w", "-", e])
+            .output()
+            .expect("run tcpdump");
+        assert!(out.status.success(), "tcpdump failed on {e}");
+        let theirs = common::read_capture(&out.stdout).len();
+        let p = Program::compile(e).unwrap();
+        let ours = pkts
+            .iter()
+            .filter(|x| p.matches(&x.data, x.wire_len))
+            .count();
+        println!("{e:<40} {ours} of {}", pkts.len());
+        assert_eq!(ours, theirs, "{e}");
+    }
+    let _ = std::fs::remove_file(&path);
 }
 
 /// The running kernel accepts every program we compile for the table, for both targets

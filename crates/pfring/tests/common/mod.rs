@@ -157,3 +157,80 @@ pub fn ethernet_captures() -> Result<Vec<(String, Vec<Packet>)>, String> {
     }
     Ok(out)
 }
+
+/// Encapsulated copies of an Ethernet packet, because the test captures carry no VLAN,
+/// MPLS or PPPoE frames: 802.1Q (VID 100), QinQ (802.1ad VID 1 over 802.1Q VID 5), and for
+/// IPv4/IPv6 packets MPLS (label 5; labels 16 and 3) and a PPPoE session (id 5).
+pub fn variants(p: &Packet) -> Vec<Packet> {
+    let d = &p.data;
+    if d.len() < 14 {
+        return Vec::new();
+    }
+    let mk = |hdr: &[u8], ethertype: Option<[u8; 2]>, keep_type: bool| {
+        let mut v = d[..12].to_vec();
+        if let Some(t) = ethertype {
+            v.extend_from_slice(&t);
+        }
+        v.extend_from_slice(hdr);
+        if keep_type {
+            v.extend_from_slice(&d[12..]);
+        } else {
+            v.extend_from_slice(&d[14..]);
+        }
+        let added = v.len() - d.len();
+        Packet {
+            data: v,
+            wire_len: p.wire_len + added as u32,
+            linktype: p.linktype,
+        }
+    };
+    let mut out = vec![
+        mk(&[0x00, 100], Some([0x81, 0x00]), true),
+        mk(
+            &[0x00, 0x01, 0x81, 0x00, 0x00, 0x05],
+            Some([0x88, 0xa8]),
+            true,
+        ),
+    ];
+    let et = u16::from_be_bytes([d[12], d[13]]);
+    if et == 0x0800 || et == 0x86dd {
+        let label =
+            |l: u32, bottom: bool| ((l << 12) | (u32::from(bottom) << 8) | 64).to_be_bytes();
+        out.push(mk(&label(5, true), Some([0x88, 0x47]), false));
+        let mut two = label(16, false).to_vec();
+        two.extend_from_slice(&label(3, true));
+        out.push(mk(&two, Some([0x88, 0x47]), false));
+        let len = (d.len() - 14 + 2) as u16;
+        let ppp: u8 = if et == 0x0800 { 0x21 } else { 0x57 };
+        let hdr = [
+            0x11,
+            0x00,
+            0x00,
+            0x05,
+            (len >> 8) as u8,
+            len as u8,
+            0x00,
+            ppp,
+        ];
+        out.push(mk(&hdr, Some([0x88, 0x64]), false));
+    }
+    out
+}
+
+/// Writes packets as a classic pcap file (microseconds, Ethernet).
+pub fn write_pcap(path: &Path, pkts: &[Packet]) -> std::io::Result<()> {
+    let mut v = Vec::new();
+    for x in [0xa1b2_c3d4u32.to_le_bytes(), [2, 0, 4, 0], [0; 4], [0; 4]] {
+        v.extend_from_slice(&x);
+    }
+    v.extend_from_slice(&262_144u32.to_le_bytes());
+    v.extend_from_slice(&1u32.to_le_bytes());
+    for (i, p) in pkts.iter().enumerate() {
+        v.extend_from_slice(&(i as u32).to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&(p.data.len() as u32).to_le_bytes());
+        v.extend_from_slice(&p.wire_len.to_le_bytes());
+        v.extend_from_slice(&p.data);
+    }
+    std::fs::write(path, v)
+}
