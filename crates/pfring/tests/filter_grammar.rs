@@ -831,3 +831,42 @@ fn long_expressions_stay_within_a_small_stack() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn protochain_follows_extension_headers() {
+    // IPv6: hop-by-hop (8 bytes), destination options (16 bytes), then TCP.
+    let mut chain = vec![60, 0, 0, 0, 0, 0, 0, 0];
+    chain.extend_from_slice(&[6, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    chain.extend_from_slice(&tcp(80, 1, 0));
+    let pkt = eth(DST_MAC, SRC_MAC, 0x86dd, &ipv6(0, v6(1), v6(2), &chain));
+    yes("ip6 protochain 6", &pkt);
+    yes("protochain tcp", &pkt);
+    yes("ip6 protochain 60", &pkt);
+    no("ip6 protochain 17", &pkt);
+    no("ip6 proto 6", &pkt);
+    // IPv4 with AH (24 bytes) then UDP: the AH's next-header byte says UDP.
+    let mut ah = vec![
+        17, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    ah.extend_from_slice(&udp(53, 53));
+    let pkt4 = eth(DST_MAC, SRC_MAC, 0x0800, &ipv4(51, A, B, 0, &ah));
+    yes("ip protochain 51", &pkt4);
+    yes("ip protochain 17", &pkt4);
+    no("ip protochain 6", &pkt4);
+    // Runs in the kernel: no backward jumps.
+    let p = compile("protochain 6").unwrap();
+    assert!(
+        p.instructions()
+            .iter()
+            .all(|i| i.code != 0x05 || i.k < 4096)
+    );
+    // A chain longer than the unrolled depth does not match.
+    let mut long = Vec::new();
+    for _ in 0..7 {
+        long.extend_from_slice(&[60, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    long[7 * 8 - 8] = 6;
+    long.extend_from_slice(&tcp(80, 1, 0));
+    let deep = eth(DST_MAC, SRC_MAC, 0x86dd, &ipv6(60, v6(1), v6(2), &long));
+    no("ip6 protochain 6", &deep);
+}

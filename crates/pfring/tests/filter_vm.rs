@@ -278,6 +278,8 @@ fn primitive() -> impl Strategy<Value = String> {
         )
             .prop_map(|(o, k)| format!("len {o} {k} > 10")),
         Just("tcp[tcpflags] & tcp-syn != 0".to_string()),
+        (proptest::sample::select(vec!["", "ip ", "ip6 "]), 0u32..140)
+            .prop_map(|(p, n)| format!("{p}protochain {n}")),
         Just("ether host 00:11:22:33:44:55".to_string()),
         // Garbage tokens too.
         Just("(".to_string()),

@@ -35,7 +35,9 @@
 //! the captured bytes rejects the packet. Not supported (an [`FilterError::Unsupported`]
 //! error): other link types' primitives (`wlan`, `fddi`, `atm`, `pflog`, ...), `geneve`,
 //! `vxlan`, `llc` subtypes, `decnet host`, `isis` subtypes,
-//! `gateway`, `protochain`, `/etc/ethers` and `/etc/networks` names. `inbound`, `outbound`
+//! `gateway`, `/etc/ethers` and `/etc/networks` names. `protochain` is supported but
+//! unrolled: libpcap follows the header chain with a backward jump, which the kernel's
+//! checker refuses; this compiler follows up to 6 headers (longer chains do not match). `inbound`, `outbound`
 //! and `ifindex N` read socket metadata, so they exist for [`Target::Kernel`] only (as in
 //! libpcap, which refuses them on savefiles).
 //!

@@ -13,6 +13,9 @@ pub(crate) struct Leaf {
     /// `BPF_JMP | {JEQ,JGT,JGE,JSET} | {K,X}`.
     pub code: u16,
     pub k: u32,
+    /// False for a test whose statements leave state (scratch words) that later tests
+    /// read (`protochain`): the optimizer never skips such a test.
+    pub pure: bool,
 }
 
 /// A boolean expression over [`Leaf`] tests.
@@ -24,6 +27,11 @@ pub(crate) enum BExpr {
     And(Box<BExpr>, Box<BExpr>),
     Or(Box<BExpr>, Box<BExpr>),
     Not(Box<BExpr>),
+    /// A subexpression reachable from several places (compiled once per continuation).
+    Shared(std::rc::Rc<BExpr>),
+    /// If the first holds, the second decides, else the third: unlike `(c and x) or y`,
+    /// `y` never runs after `x` did (needed when `x` leaves state behind).
+    Ite(Box<BExpr>, Box<BExpr>, Box<BExpr>),
 }
 
 impl BExpr {
@@ -83,6 +91,16 @@ impl BExpr {
             stmts,
             code: JMP | jop | K,
             k,
+            pure: true,
+        })
+    }
+    /// A test whose statements also update state for later tests (see [`Leaf::pure`]).
+    pub fn stateful(stmts: Vec<Insn>, jop: u16, k: u32) -> BExpr {
+        BExpr::Leaf(Leaf {
+            stmts,
+            code: JMP | jop | K,
+            k,
+            pure: false,
         })
     }
 }
@@ -180,6 +198,8 @@ pub(crate) const IPPROTO_UDP: u32 = 17;
 pub(crate) const IPPROTO_SCTP: u32 = 132;
 pub(crate) const IPPROTO_FRAGMENT: u32 = 44;
 pub(crate) const IPPROTO_ICMPV6: u32 = 58;
+/// Headers `protochain` follows before giving up.
+pub(crate) const PROTOCHAIN_HOPS: usize = 6;
 
 /// Link-layer state that changes as `vlan` and `mpls` primitives are parsed: libpcap
 /// shifts the offsets of everything parsed after them.
@@ -569,5 +589,77 @@ impl Ctx {
         self.off_nl += 4;
         self.mpls_depth += 1;
         Ok(b)
+    }
+
+    /// `ip protochain p` / `ip6 protochain p`: follows the chain of IPv6 extension headers
+    /// (hop-by-hop, destination options, routing, fragment) and AH, like libpcap's
+    /// `gen_protochain`. libpcap loops with a backward jump, which the kernel refuses; this
+    /// unrolls [`PROTOCHAIN_HOPS`] headers (a longer chain does not match). The current
+    /// next-header value lives in M[14] and its offset from the network header in M[15].
+    /// AH moves the offset to `(len + 2) * 4` from the network header, as libpcap does.
+    pub fn protochain(&self, p: u32, v6: bool, pos: usize) -> Result<BExpr, FilterError> {
+        const NH: u32 = 14;
+        const OFF: u32 = 15;
+        let l3 = self.l3();
+        let nh_is = |k: u32| BExpr::test(vec![Insn::stmt(LD | MEM, NH)], JEQ, k);
+        // Reads the header at the current offset: next header, and the new offset computed
+        // by `len_to_off` from the length byte; then tests for `p`.
+        let update = |len_to_off: &[Insn]| {
+            let mut st = vec![
+                Insn::stmt(LDX | MEM, OFF),
+                Insn::stmt(LD | B | IND, l3),
+                Insn::stmt(ST, NH),
+                Insn::stmt(LD | B | IND, l3 + 1),
+            ];
+            st.extend_from_slice(len_to_off);
+            st.extend([Insn::stmt(ST, OFF), Insn::stmt(LD | MEM, NH)]);
+            BExpr::stateful(st, JEQ, p)
+        };
+        // Extension header: offset += (len + 1) * 8.
+        let ext = update(&[
+            Insn::stmt(ALU | ADD | K, 1),
+            Insn::stmt(ALU | MUL | K, 8),
+            Insn::stmt(ALU | ADD | X, 0),
+        ]);
+        // AH: offset = (len + 2) * 4.
+        let ah = update(&[Insn::stmt(ALU | ADD | K, 2), Insn::stmt(ALU | MUL | K, 4)]);
+        let mut rest = BExpr::False;
+        for _ in 0..PROTOCHAIN_HOPS {
+            let next = std::rc::Rc::new(rest);
+            let via_ah = BExpr::and(
+                nh_is(51),
+                BExpr::or(ah.clone(), BExpr::Shared(next.clone())),
+            );
+            rest = if v6 {
+                let is_ext = BExpr::any([nh_is(0), nh_is(60), nh_is(43), nh_is(44)]);
+                let via_ext = BExpr::or(ext.clone(), BExpr::Shared(next));
+                BExpr::and(
+                    BExpr::not(nh_is(59)),
+                    BExpr::Ite(Box::new(is_ext), Box::new(via_ext), Box::new(via_ah)),
+                )
+            } else {
+                BExpr::and(BExpr::not(nh_is(59)), via_ah)
+            };
+        }
+        let init = if v6 {
+            vec![
+                ld(B, l3 + 6),
+                Insn::stmt(ST, NH),
+                Insn::stmt(LDX | IMM, 40),
+                Insn::stmt(STX, OFF),
+            ]
+        } else {
+            vec![
+                ld(B, l3 + 9),
+                Insn::stmt(ST, NH),
+                Insn::stmt(LDX | B | MSH, l3),
+                Insn::stmt(STX, OFF),
+            ]
+        };
+        let et = if v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IP };
+        Ok(BExpr::and(
+            self.linktype(et, pos)?,
+            BExpr::or(BExpr::stateful(init, JEQ, p), rest),
+        ))
     }
 }

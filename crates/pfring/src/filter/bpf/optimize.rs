@@ -34,6 +34,8 @@ enum Kind {
 struct Block {
     stmts: Vec<Insn>,
     kind: Kind,
+    /// Leaves no state for later blocks: may be skipped when its test is decided.
+    pure: bool,
 }
 
 /// Symbolic value of a register.
@@ -377,6 +379,8 @@ fn test_of(vals: &mut Values, b: &Block, facts: &[Fact]) -> Option<(u32, u16, u3
 pub(crate) struct Graph {
     blocks: Vec<Block>,
     entry: usize,
+    /// Blocks built for shared subexpressions, by (node, true target, false target).
+    shared: HashMap<(*const BExpr, usize, usize), usize>,
 }
 
 impl Graph {
@@ -387,13 +391,16 @@ impl Graph {
                 Block {
                     stmts: vec![],
                     kind: Kind::Ret(0),
+                    pure: true,
                 },
                 Block {
                     stmts: vec![],
                     kind: Kind::Ret(accept),
+                    pure: true,
                 },
             ],
             entry: 0,
+            shared: HashMap::new(),
         };
         g.entry = g.gen_block(e, 1, 0);
         g
@@ -412,6 +419,20 @@ impl Graph {
                 let bb = self.gen_block(b, t, f);
                 self.gen_block(a, t, bb)
             }
+            BExpr::Ite(c, x, y) => {
+                let by = self.gen_block(y, t, f);
+                let bx = self.gen_block(x, t, f);
+                self.gen_block(c, bx, by)
+            }
+            BExpr::Shared(rc) => {
+                let key = (std::rc::Rc::as_ptr(rc), t, f);
+                if let Some(&b) = self.shared.get(&key) {
+                    return b;
+                }
+                let b = self.gen_block(rc, t, f);
+                self.shared.insert(key, b);
+                b
+            }
             BExpr::Leaf(l) => {
                 self.blocks.push(Block {
                     stmts: l.stmts.clone(),
@@ -421,6 +442,7 @@ impl Graph {
                         jt: t,
                         jf: f,
                     },
+                    pure: l.pure,
                 });
                 self.blocks.len() - 1
             }
@@ -574,6 +596,9 @@ impl Graph {
             let Kind::Cond { jt, jf, .. } = blk.kind else {
                 break;
             };
+            if !blk.pure {
+                break;
+            }
             let Some((a, jop, kk)) = test_of(vals, blk, facts) else {
                 break;
             };
@@ -619,7 +644,7 @@ impl Graph {
         let mut changed = false;
         let resolve = |blocks: &[Block], mut t: usize| {
             while let Kind::Cond { jt, jf, .. } = blocks[t].kind {
-                if jt != jf {
+                if jt != jf || !blocks[t].pure {
                     break;
                 }
                 t = jt;

@@ -104,6 +104,7 @@ enum Kind {
     Port,
     Portrange,
     Proto,
+    Protochain,
 }
 
 /// The qualifiers of a primitive, inherited by a following bare value (`host a or b`).
@@ -644,7 +645,7 @@ impl Parser {
                     "expected a comparison after `len`",
                 ));
             }
-            "gateway" | "protochain" => {
+            "gateway" => {
                 return Err(FilterError::Unsupported {
                     pos,
                     what: format!("`{w}`"),
@@ -685,7 +686,8 @@ impl Parser {
                 "port" => Some(Kind::Port),
                 "portrange" => Some(Kind::Portrange),
                 "proto" => Some(Kind::Proto),
-                "gateway" | "protochain" => {
+                "protochain" => Some(Kind::Protochain),
+                "gateway" => {
                     return Err(FilterError::Unsupported {
                         pos: kind_pos,
                         what: format!("`{k}`"),
@@ -710,7 +712,7 @@ impl Parser {
         let ok = Self::is_value(&next)
             || matches!(next, Tok::Punct("(" | "!"))
             || matches!(&next, Tok::Word(x) if x == "not")
-            || (kind == Some(Kind::Proto)
+            || (matches!(kind, Some(Kind::Proto | Kind::Protochain))
                 && matches!(&next, Tok::Word(x) if Proto::from_word(x).is_some()));
         if !ok {
             let what = match kind {
@@ -718,7 +720,7 @@ impl Parser {
                 Some(Kind::Portrange) => "a port range",
                 Some(Kind::Host) => "a host",
                 Some(Kind::Net) => "a network",
-                Some(Kind::Proto) => "a protocol",
+                Some(Kind::Proto | Kind::Protochain) => "a protocol",
                 None => "an address",
             };
             let after = match &self.toks[self.i.saturating_sub(1)].tok {
@@ -730,7 +732,7 @@ impl Parser {
                 format!("expected {what} after `{after}`"),
             ));
         }
-        if kind == Some(Kind::Proto)
+        if matches!(kind, Some(Kind::Proto | Kind::Protochain))
             && let Tok::Word(x) = &next
             && Proto::from_word(x).is_some()
         {
@@ -812,6 +814,26 @@ impl Parser {
         if q.dir.is_some() {
             return Err(invalid(pos, "`src`/`dst` cannot qualify `proto`"));
         }
+        if q.kind == Some(Kind::Protochain) {
+            if n > 255 {
+                return Err(invalid(
+                    pos,
+                    format!("protocol number {n} greater than 255"),
+                ));
+            }
+            return match q.proto {
+                Some(Proto::Ip) => self.ctx.protochain(n, false, pos),
+                Some(Proto::Ip6) => self.ctx.protochain(n, true, pos),
+                None => Ok(BExpr::or(
+                    self.ctx.protochain(n, false, pos)?,
+                    self.ctx.protochain(n, true, pos)?,
+                )),
+                Some(o) => Err(invalid(
+                    pos,
+                    format!("`{} protochain` is not supported", o.name()),
+                )),
+            };
+        }
         match q.proto {
             Some(Proto::Ether) => {
                 if n > 0xffff {
@@ -847,7 +869,7 @@ impl Parser {
         match (t, q.kind) {
             (Tok::Num(n), Some(Kind::Port)) => self.port(q, n, n, pos),
             (Tok::Num(n), Some(Kind::Portrange)) => self.port(q, n, n, pos),
-            (Tok::Num(n), Some(Kind::Proto)) => self.proto_num(q, n, pos),
+            (Tok::Num(n), Some(Kind::Proto | Kind::Protochain)) => self.proto_num(q, n, pos),
             (Tok::Num(n), Some(Kind::Net)) => {
                 // A short network number: `net 10` is 10.0.0.0/8.
                 let (mut v, mut mask) = (n, u32::MAX);
@@ -860,7 +882,10 @@ impl Parser {
             (Tok::Num(n), _) => self.host4(q, n, u32::MAX, pos),
             (Tok::Word(w) | Tok::Escaped(w), kind) => {
                 if let Some((v, bits)) = parse_dotted(&w) {
-                    if matches!(kind, Some(Kind::Port | Kind::Portrange | Kind::Proto)) {
+                    if matches!(
+                        kind,
+                        Some(Kind::Port | Kind::Portrange | Kind::Proto | Kind::Protochain)
+                    ) {
                         return Err(invalid(pos, format!("`{w}` is not a port or protocol")));
                     }
                     let v = if bits == 32 { v } else { v << (32 - bits) };
@@ -896,7 +921,7 @@ impl Parser {
                         let (a, b) = (num(a)?, num(b)?);
                         self.port(Quals { proto, ..q }, a, b, pos)
                     }
-                    Some(Kind::Proto) => self.proto_named(q, &w, pos),
+                    Some(Kind::Proto | Kind::Protochain) => self.proto_named(q, &w, pos),
                     Some(Kind::Net) => Err(FilterError::Unsupported {
                         pos,
                         what: format!("network names (`{w}`)"),
@@ -1055,7 +1080,10 @@ impl Parser {
 
     /// An IPv4 host or network under `q`.
     fn host4(&mut self, q: Quals, v: u32, mask: u32, pos: usize) -> Result<BExpr, FilterError> {
-        if matches!(q.kind, Some(Kind::Port | Kind::Portrange | Kind::Proto)) {
+        if matches!(
+            q.kind,
+            Some(Kind::Port | Kind::Portrange | Kind::Proto | Kind::Protochain)
+        ) {
             return Err(invalid(pos, "an address is not a port or protocol"));
         }
         let dir = q.dir.unwrap_or(Dir::SrcOrDst);
@@ -1374,7 +1402,8 @@ fn fold(a: Arith, pos: usize) -> Result<Arith, FilterError> {
 
 /// Emits code leaving `a` in A, using scratch words from `t` up.
 fn gen_arith(a: &Arith, out: &mut Vec<Insn>, t: u32, pos: usize) -> Result<(), FilterError> {
-    if t >= MEMWORDS {
+    // M[13..16] are reserved for `protochain`.
+    if t >= MEMWORDS - 3 {
         return Err(FilterError::TooLarge {
             what: format!("arithmetic nested too deeply for 16 scratch registers (at {pos})"),
         });
@@ -1496,5 +1525,6 @@ fn relation_code(op: &str, l: Arith, r: Arith, pos: usize) -> Result<BExpr, Filt
         stmts,
         code: JMP | jop | X,
         k: 0,
+        pure: true,
     })))
 }
