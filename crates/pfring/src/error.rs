@@ -143,6 +143,7 @@ impl Error {
     /// Turns an `EPERM`/`EACCES` from `call` into [`Error::PermissionDenied`] naming `needs`,
     /// `ENODEV`/`ENXIO` into [`Error::NoSuchDevice`], and anything else into a
     /// [`SyscallError`].
+    #[allow(dead_code)] // used by the system-call layer
     pub(crate) fn from_os(
         call: &'static str,
         err: io::Error,

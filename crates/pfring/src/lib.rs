@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | device names | [`device`] | the one parser of `eth0@1-3`, `xdp:eth0@2`, `zc:10@0`, ... |
 //! | packet parsing | [`parse`] | L2..L4 and tunnel headers (`pfring_parse_pkt`), the PF_RING hashes, the pfcount packet line |
+//! | filters | [`filter`] | pcap-filter → classic BPF compiler, optimizer, interpreter |
 //! | public handle | `ring` | `RingBuilder` → `Ring`: open, enable, recv, stats, ... |
 //! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module), later AF_XDP, files, ZC |
 //! | system calls | `sys` | the only place with `unsafe`: sockets, mmap, ring views |
@@ -23,6 +24,7 @@
 mod backend;
 pub mod device;
 pub mod error;
+pub mod filter;
 pub mod packet;
 pub mod parse;
 pub mod pcap;
@@ -31,6 +33,7 @@ mod sys;
 
 pub use device::DeviceSpec;
 pub use error::{Error, Result, SyscallError};
+pub use filter::{FilterError, Program as BpfProgram, Target as BpfTarget};
 pub use packet::{ExtendedHeader, OwnedPacket, Packet, PacketHeader, Timestamp};
 pub use parse::{ClusterHash, ClusterType, IpAddress, ParsedPacket, parse_packet};
 pub use ring::{
