@@ -12,6 +12,7 @@ use pfring::{BreakHandle, Error, RingBuilder};
 const USAGE: &str = "pwrite - (C) pfring-rs: capture packets to a file (PF_RING pfwrite)
 
 pwrite -i <device> -w <dump file> [-F <pcap|pcap-ns|pcapng>] [-l <caplen>] [-N <num>]
+       [--ring-mb <MiB>]
 
 -h              Print this help
 -i <device>     Device to capture from (any pfring-rs device name, also pcap:file)
@@ -19,6 +20,7 @@ pwrite -i <device> -w <dump file> [-F <pcap|pcap-ns|pcapng>] [-l <caplen>] [-N <
 -F <format>     pcap (microseconds, default), pcap-ns (nanoseconds) or pcapng
 -l <caplen>     Bytes saved per packet (default 1520, as PF_RING's pfwrite)
 -N <num>        Stop after <num> packets
+--ring-mb <n>   Ring size in MiB (default 64: room for bursts while the disk catches up)
 ";
 
 #[derive(Debug)]
@@ -28,13 +30,14 @@ struct Opts {
     format: Format,
     caplen: u32,
     max: u64,
+    ring_mb: usize,
 }
 
 fn parse_args() -> Result<Option<Opts>> {
     use lexopt::prelude::*;
     let (mut device, mut path) = (None, None);
     let mut format = Format::Pcap(TsResolution::Micro);
-    let (mut caplen, mut max) = (1520u32, 0u64);
+    let (mut caplen, mut max, mut ring_mb) = (1520u32, 0u64, 64usize);
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
         match arg {
@@ -54,6 +57,7 @@ fn parse_args() -> Result<Option<Opts>> {
             }
             Short('l') => caplen = p.value()?.parse().context("-l <caplen>")?,
             Short('N') => max = p.value()?.parse().context("-N <num>")?,
+            Long("ring-mb") => ring_mb = p.value()?.parse().context("--ring-mb <MiB>")?,
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -66,6 +70,7 @@ fn parse_args() -> Result<Option<Opts>> {
         format,
         caplen,
         max,
+        ring_mb,
     }))
 }
 
@@ -73,6 +78,7 @@ fn run(o: Opts) -> Result<()> {
     let mut ring = RingBuilder::new(&o.device)
         .caplen(o.caplen)
         .promisc(true)
+        .ring_bytes(o.ring_mb.clamp(1, 4096) << 20)
         .open()?;
     ring.set_application_name("pwrite")?;
     let out: Box<dyn std::io::Write> = if o.path == "-" {

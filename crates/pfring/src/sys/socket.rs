@@ -294,6 +294,13 @@ pub struct PollResult {
     pub second: bool,
 }
 
+/// A `poll(2)` timeout in milliseconds, rounded *up*: truncating would turn the last
+/// sub-millisecond of a wait into a string of `poll(…, 0)` calls that spin.
+fn poll_millis(d: Duration) -> i32 {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    i32::try_from(ms).unwrap_or(i32::MAX)
+}
+
 /// `poll(2)` for writability of `fd` (a TX ring with a free slot), up to `timeout`.
 pub fn poll_out(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
     let mut p = libc::pollfd {
@@ -301,7 +308,7 @@ pub fn poll_out(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
         events: libc::POLLOUT,
         revents: 0,
     };
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    let ms = poll_millis(timeout);
     // SAFETY: `p` is one valid pollfd.
     let r = unsafe { libc::poll(&mut p, 1, ms) };
     if r < 0 {
@@ -334,10 +341,7 @@ pub fn poll_in(
             revents: 0,
         },
     ];
-    let ms = match timeout {
-        None => -1,
-        Some(d) => i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
-    };
+    let ms = timeout.map_or(-1, poll_millis);
     let n = if second.is_some() { 2 } else { 1 };
     // SAFETY: `fds` is a valid array of `n` pollfds.
     let r = unsafe { libc::poll(fds.as_mut_ptr(), n, ms) };

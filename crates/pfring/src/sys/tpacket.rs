@@ -496,9 +496,8 @@ pub const TX_DATA_OFFSET: usize = 32;
 pub struct TxRing {
     map: Mmap,
     frame_size: usize,
-    frame_nr: usize,
-    frames_per_block: usize,
-    block_size: usize,
+    /// Byte offset of every slot in the mapping (no division on the send path).
+    offsets: Box<[usize]>,
     next: usize,
 }
 
@@ -506,7 +505,7 @@ impl std::fmt::Debug for TxRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TxRing")
             .field("frame_size", &self.frame_size)
-            .field("frame_nr", &self.frame_nr)
+            .field("frame_nr", &self.offsets.len())
             .finish_non_exhaustive()
     }
 }
@@ -528,12 +527,13 @@ impl TxRing {
         };
         sock.set_tx_ring(&req)?;
         let map = Mmap::shared(sock.as_fd(), block_size * block_nr, true)?;
+        let offsets = (0..block_nr * frames_per_block)
+            .map(|i| (i / frames_per_block) * block_size + (i % frames_per_block) * frame_size)
+            .collect();
         Ok(TxRing {
             map,
             frame_size,
-            frame_nr: block_nr * frames_per_block,
-            frames_per_block,
-            block_size,
+            offsets,
             next: 0,
         })
     }
@@ -543,17 +543,12 @@ impl TxRing {
         self.frame_size - TX_DATA_OFFSET
     }
 
-    fn slot_offset(&self, i: usize) -> usize {
-        (i / self.frames_per_block) * self.block_size
-            + (i % self.frames_per_block) * self.frame_size
-    }
-
     fn status(&self, i: usize) -> &AtomicU32 {
-        let off = self.slot_offset(i % self.frame_nr);
+        let off = self.offsets[i];
         debug_assert!(off + self.frame_size <= self.map.len());
-        // SAFETY: `off` is the start of a slot inside the mapping (slot index reduced modulo
-        // frame_nr), 4-byte aligned (slots are 16-byte aligned); `tp_status` is the first
-        // word and is shared with the kernel, hence accessed only atomically.
+        // SAFETY: `off` is the start of a slot inside the mapping (a bounds-checked entry of
+        // `offsets`), 4-byte aligned (slots are 16-byte aligned); `tp_status` is the first word
+        // and is shared with the kernel, hence accessed only atomically.
         unsafe { &*self.map.as_ptr().add(off).cast::<AtomicU32>() }
     }
 
@@ -577,7 +572,7 @@ impl TxRing {
             frame.len() <= self.max_frame(),
             "frame larger than a TX slot"
         );
-        let off = self.slot_offset(i);
+        let off = self.offsets[i];
         // SAFETY: the slot `[off, off + frame_size)` is inside the mapping; its status says
         // user space owns it, so the kernel does not read or write it until we store
         // SEND_REQUEST below; the bytes written stay inside the slot (length checked above).
@@ -592,7 +587,11 @@ impl TxRing {
         // tpacket_snd (net/packet/af_packet.c, packet_current_frame/__packet_get_status).
         self.status(i)
             .store(TP_STATUS_SEND_REQUEST, Ordering::Release);
-        self.next = (i + 1) % self.frame_nr;
+        self.next = if i + 1 == self.offsets.len() {
+            0
+        } else {
+            i + 1
+        };
         if st == TP_STATUS_WRONG_FORMAT {
             return Err(1);
         }
@@ -601,7 +600,7 @@ impl TxRing {
 
     /// Slots the kernel has not sent yet (`SEND_REQUEST` or `SENDING`).
     pub fn in_flight(&self) -> usize {
-        (0..self.frame_nr)
+        (0..self.offsets.len())
             .filter(|&i| {
                 let st = self.status(i).load(Ordering::Acquire);
                 st != TP_STATUS_AVAILABLE && st != TP_STATUS_WRONG_FORMAT
