@@ -584,3 +584,43 @@ fn pfsend_replays_a_file_exactly() {
         }
     }
 }
+
+#[test]
+fn tools_take_a_bpf_filter() {
+    let Some(file) = testdata("vrrp.pcap") else {
+        return;
+    };
+    let dev = format!("pcap:{}", file.display());
+    let out = Command::new(PFCOUNT)
+        .args(["-i", &dev, "-f", "vrrp"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        last_block(&err).starts_with("Absolute Stats: [101 pkts rcvd]"),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("pwrite-bpf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dst = dir.join("ip.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_pwrite"))
+        .args(["-i", &dev, "-w", dst.to_str().unwrap(), "-f", "not ip"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(read_records(&dst).len(), 64);
+    let _ = std::fs::remove_dir_all(dir);
+    // A bad expression: exit 1 with one line naming the position.
+    let out = Command::new(PFCOUNT)
+        .args(["-i", &dev, "-f", "tcp port"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("pfcount: BPF filter: ") && err.contains("at 8"),
+        "{err}"
+    );
+}

@@ -101,6 +101,11 @@ pub enum Error {
     /// The buffer passed to a copying receive is empty.
     #[error("receive buffer is empty")]
     EmptyBuffer,
+    /// A BPF filter expression that does not compile (with its position), or a program the
+    /// kernel would refuse.
+    #[error("BPF filter: {0}")]
+    #[doc(alias = "pfring_set_bpf_filter")]
+    Filter(#[from] crate::filter::FilterError),
     /// A capture file (`pcap:`) is unreadable, truncated or corrupt.
     #[error("capture file: {0}")]
     Pcap(#[from] crate::pcap::PcapError),
@@ -129,7 +134,8 @@ impl Error {
             | Error::InvalidArgument(_)
             | Error::EmptyBuffer
             | Error::FrameTooLarge { .. }
-            | Error::FrameTooShort { .. } => -2,
+            | Error::FrameTooShort { .. }
+            | Error::Filter(_) => -2,
             Error::NoTxSlotAvailable => -4,
             Error::TxRefused { .. } | Error::Pcap(_) => -1,
             Error::NoSuchDevice { .. } => -13,

@@ -849,6 +849,56 @@ impl Ring {
         }
     }
 
+    /// Sets a BPF filter in tcpdump's language (`pcap-filter(7)`, e.g. `"tcp port 80"`):
+    /// only matching packets are delivered. On devices the filter is compiled to classic BPF
+    /// and runs in the kernel (`SO_ATTACH_FILTER`), after the ring's own direction / VLAN /
+    /// queue checks, so rejected packets never reach the ring and are not counted as drops.
+    /// On `pcap:` files it runs in user space. Replaces any previous filter.
+    ///
+    /// # Errors
+    /// [`Error::Filter`] with the position of a syntax error; attaching failures.
+    #[doc(alias = "pfring_set_bpf_filter")]
+    pub fn set_bpf_filter(&mut self, expr: &str) -> Result<()> {
+        match &mut self.backend {
+            Backend::Packet(b) => {
+                let prog =
+                    crate::filter::Program::compile_for(expr, crate::filter::Target::Kernel)?;
+                let old = b.user_filter.replace(prog);
+                if self.enabled
+                    && let Err(e) = b.apply_filter(&self.cfg)
+                {
+                    b.user_filter = old;
+                    return Err(e);
+                }
+            }
+            Backend::Pcap(p) => {
+                p.filter = Some(crate::filter::Program::compile_for(
+                    expr,
+                    crate::filter::Target::Bytes,
+                )?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the BPF filter set by [`Ring::set_bpf_filter`].
+    ///
+    /// # Errors
+    /// Re-attaching the ring's own checks failed.
+    #[doc(alias = "pfring_remove_bpf_filter")]
+    pub fn remove_bpf_filter(&mut self) -> Result<()> {
+        match &mut self.backend {
+            Backend::Packet(b) => {
+                b.user_filter = None;
+                if self.enabled {
+                    b.apply_filter(&self.cfg)?;
+                }
+            }
+            Backend::Pcap(p) => p.filter = None,
+        }
+        Ok(())
+    }
+
     /// Chooses which frames are captured; allowed while enabled.
     ///
     /// # Errors

@@ -585,3 +585,58 @@ fn quick_mode_is_exclusive() {
     drop(first);
     drop(RingBuilder::new(veth.b()).quick_mode(true).open().unwrap());
 }
+
+#[test]
+fn bpf_filter_runs_in_the_kernel_after_the_binding_checks() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = setup(&ns);
+    let mut ring = RingBuilder::new(veth.b()).open().unwrap();
+    // Set before enable, applied at enable.
+    ring.set_bpf_filter("udp dst port 53").unwrap();
+    ring.enable().unwrap();
+    let tx = RawSender::new(veth.a()).unwrap();
+    let dns = FrameBuilder::udp().ports(4000, 53);
+    let other = FrameBuilder::udp().ports(4000, 80);
+    for i in 0..50u64 {
+        let b = if i % 5 < 3 { &dns } else { &other };
+        tx.send(&b.build_len(i, 70)).unwrap();
+    }
+    let got = recv_n(&mut ring, 30, Duration::from_secs(5));
+    assert_no_more(&mut ring);
+    assert_eq!(got.len(), 30);
+    assert!(got.iter().all(|p| p.data[36..38] == 53u16.to_be_bytes()));
+    assert_eq!(
+        ring.stats().unwrap(),
+        pfring::Stats { recv: 30, drop: 0 },
+        "filtered is not dropped"
+    );
+
+    // VLAN expressions see the tag the kernel moved into metadata.
+    ring.set_bpf_filter("vlan 100 and udp").unwrap();
+    let tagged = FrameBuilder::udp().vlan(100);
+    tx.send_all((0..7).map(|i| tagged.build_len(i, 80)))
+        .unwrap();
+    tx.send_all((0..4).map(|i| FrameBuilder::udp().vlan(200).build_len(i, 80)))
+        .unwrap();
+    tx.send_all((0..4).map(|i| udp_frame(i, 80))).unwrap();
+    let got = recv_n(&mut ring, 7, Duration::from_secs(5));
+    assert_no_more(&mut ring);
+    assert_eq!(got.len(), 7);
+    assert!(
+        got.iter()
+            .all(|p| p.header.extended_hdr.vlan_tci.map(|t| t & 0xfff) == Some(100))
+    );
+
+    // A bad expression is refused with its position, and the old filter stays.
+    match ring.set_bpf_filter("udp port") {
+        Err(Error::Filter(e)) => assert!(e.to_string().contains("at 8"), "{e}"),
+        other => panic!("expected a filter error, got {other:?}"),
+    }
+    tx.send_all((0..3).map(|i| udp_frame(i, 80))).unwrap();
+    assert_no_more(&mut ring);
+
+    ring.remove_bpf_filter().unwrap();
+    tx.send_all((0..3).map(|i| udp_frame(i, 80))).unwrap();
+    assert_eq!(recv_n(&mut ring, 3, Duration::from_secs(5)).len(), 3);
+}

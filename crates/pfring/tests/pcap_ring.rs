@@ -243,3 +243,19 @@ fn file_rings_refuse_sending() {
     ));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn bpf_filters_run_on_files_like_tcpdump() {
+    let Some(dir) = testdata() else { return };
+    let spec = format!("pcap:{}", dir.join("vrrp.pcap").display());
+    // Counts from `tcpdump -r vrrp.pcap -n '<expr>' | wc -l` (tcpdump 4.99.3, libpcap 1.10.3).
+    for (expr, want) in [("vrrp", 101u64), ("not ip", 64), ("ip host 192.168.1.1", 0)] {
+        let mut ring = RingBuilder::new(&spec).open().unwrap();
+        ring.set_bpf_filter(expr).unwrap();
+        ring.enable().unwrap();
+        assert_eq!(ring.run_loop(true, |_, _| true).unwrap(), want, "{expr}");
+        assert_eq!(ring.stats().unwrap().drop, 0);
+    }
+    let mut ring = RingBuilder::new(&spec).open().unwrap();
+    assert!(matches!(ring.set_bpf_filter("host"), Err(Error::Filter(_))));
+}

@@ -11,11 +11,12 @@ use pfring::{BreakHandle, Direction, Error, Ring, RingBuilder, SocketMode};
 const USAGE: &str =
     "pfbridge - (C) pfring-rs: forward packets between two devices (PF_RING pfbridge)
 
-pfbridge -a <device A> -b <device B> [-p] [-B] [-g <core>] [-w <watermark>] [-v]
+pfbridge -a <device A> -b <device B> [-f <bpf>] [-p] [-B] [-g <core>] [-w <watermark>] [-v]
 
 -h              Print this help
 -a <device>     Receive on this device (RX direction only)
 -b <device>     Send out of this device
+-f <bpf>        Forward only packets matching this BPF filter (tcpdump syntax)
 -p              Send each packet on its own (pfring_send with flush) instead of
                 batching frames through B's TX ring
 -B              Bidirectional: also forward B -> A (one thread per direction)
@@ -28,6 +29,7 @@ pfbridge -a <device A> -b <device B> [-p] [-B] [-g <core>] [-w <watermark>] [-v]
 struct Opts {
     a: String,
     b: String,
+    filter: Option<String>,
     per_packet: bool,
     bidirectional: bool,
     core: Option<usize>,
@@ -41,6 +43,7 @@ fn parse_args() -> Result<Option<Opts>> {
     let mut o = Opts {
         a: String::new(),
         b: String::new(),
+        filter: None,
         per_packet: false,
         bidirectional: false,
         core: None,
@@ -56,6 +59,7 @@ fn parse_args() -> Result<Option<Opts>> {
             }
             Short('a') => a = Some(p.value()?.string()?),
             Short('b') => b = Some(p.value()?.string()?),
+            Short('f') => o.filter = Some(p.value()?.string()?),
             Short('p') => o.per_packet = true,
             Short('B') => o.bidirectional = true,
             Short('g') => o.core = Some(p.value()?.parse().context("-g <core>")?),
@@ -84,6 +88,9 @@ fn open_pair(o: &Opts, from: &str, to: &str) -> Result<(Ring, Ring)> {
         .socket_mode(SocketMode::RecvOnly)
         .open()?;
     rx.set_application_name("pfbridge")?;
+    if let Some(f) = &o.filter {
+        rx.set_bpf_filter(f)?;
+    }
     let mut tx = RingBuilder::new(to)
         .caplen(64)
         .slots(16)

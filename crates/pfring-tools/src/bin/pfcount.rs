@@ -11,11 +11,12 @@ use pfring_tools::{Sample, StatsPrinter, WIRE_OVERHEAD, format_mac, format_time_
 
 const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING pfcount)
 
-pfcount [-h] -i <device> [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
+pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
         [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
 -i <device>     Device name (e.g. eth0, eth0@1, eth0.100, any, pcap:file.pcap); default eth0
+-f <bpf>        BPF filter (tcpdump syntax), run in the kernel
 -l <len>        Capture length (default 1536)
 -e <direction>  0=RX+TX (default), 1=RX only, 2=TX only
 -w <watermark>  Poll watermark (packets queued before a wake-up; default 1)
@@ -36,6 +37,7 @@ pfcount [-h] -i <device> [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>]
 #[derive(Debug)]
 struct Opts {
     device: String,
+    filter: Option<String>,
     caplen: u32,
     direction: Direction,
     watermark: u16,
@@ -57,6 +59,7 @@ fn parse_args() -> Result<Option<Opts>> {
     use lexopt::prelude::*;
     let mut o = Opts {
         device: "eth0".into(),
+        filter: None,
         caplen: 1536,
         direction: Direction::RxAndTx,
         watermark: 1,
@@ -81,6 +84,7 @@ fn parse_args() -> Result<Option<Opts>> {
                 return Ok(None);
             }
             Short('i') => o.device = p.value()?.string()?,
+            Short('f') => o.filter = Some(p.value()?.string()?),
             Short('l') => o.caplen = p.value()?.parse().context("-l <len>")?,
             Short('e') => {
                 let v: u32 = p.value()?.parse().context("-e <direction>")?;
@@ -138,6 +142,9 @@ fn run(o: Opts) -> Result<()> {
     }
     let mut ring = b.open()?;
     ring.set_application_name("pfcount")?;
+    if let Some(f) = &o.filter {
+        ring.set_bpf_filter(f)?;
+    }
     ring.set_poll_watermark(o.watermark)?;
     ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));
     let breaker: BreakHandle = ring.break_handle();

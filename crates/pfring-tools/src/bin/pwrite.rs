@@ -11,12 +11,13 @@ use pfring::{BreakHandle, Error, RingBuilder};
 
 const USAGE: &str = "pwrite - (C) pfring-rs: capture packets to a file (PF_RING pfwrite)
 
-pwrite -i <device> -w <dump file> [-F <pcap|pcap-ns|pcapng>] [-l <caplen>] [-N <num>]
+pwrite -i <device> -w <dump file> [-f <bpf>] [-F <pcap|pcap-ns|pcapng>] [-l <caplen>] [-N <num>]
        [--ring-mb <MiB>]
 
 -h              Print this help
 -i <device>     Device to capture from (any pfring-rs device name, also pcap:file)
 -w <file>       File to write ('-' = standard output)
+-f <bpf>        Save only packets matching this BPF filter (tcpdump syntax)
 -F <format>     pcap (microseconds, default), pcap-ns (nanoseconds) or pcapng
 -l <caplen>     Bytes saved per packet (default 1520, as PF_RING's pfwrite)
 -N <num>        Stop after <num> packets
@@ -26,6 +27,7 @@ pwrite -i <device> -w <dump file> [-F <pcap|pcap-ns|pcapng>] [-l <caplen>] [-N <
 #[derive(Debug)]
 struct Opts {
     device: String,
+    filter: Option<String>,
     path: String,
     format: Format,
     caplen: u32,
@@ -35,7 +37,7 @@ struct Opts {
 
 fn parse_args() -> Result<Option<Opts>> {
     use lexopt::prelude::*;
-    let (mut device, mut path) = (None, None);
+    let (mut device, mut path, mut filter) = (None, None, None);
     let mut format = Format::Pcap(TsResolution::Micro);
     let (mut caplen, mut max, mut ring_mb) = (1520u32, 0u64, 64usize);
     let mut p = lexopt::Parser::from_env();
@@ -47,6 +49,7 @@ fn parse_args() -> Result<Option<Opts>> {
             }
             Short('i') => device = Some(p.value()?.string()?),
             Short('w') => path = Some(p.value()?.string()?),
+            Short('f') => filter = Some(p.value()?.string()?),
             Short('F') => {
                 format = match p.value()?.string()?.as_str() {
                     "pcap" => Format::Pcap(TsResolution::Micro),
@@ -66,6 +69,7 @@ fn parse_args() -> Result<Option<Opts>> {
     };
     Ok(Some(Opts {
         device,
+        filter,
         path,
         format,
         caplen,
@@ -81,6 +85,9 @@ fn run(o: Opts) -> Result<()> {
         .ring_bytes(o.ring_mb.clamp(1, 4096) << 20)
         .open()?;
     ring.set_application_name("pwrite")?;
+    if let Some(f) = &o.filter {
+        ring.set_bpf_filter(f)?;
+    }
     let out: Box<dyn std::io::Write> = if o.path == "-" {
         Box::new(std::io::stdout().lock())
     } else {

@@ -46,6 +46,8 @@ pub(crate) struct PacketBackend {
     pub(crate) kernel_drops: u64,
     pub(crate) kernel_seen: u64,
     bound: bool,
+    /// The application's BPF filter (compiled for the kernel), run after the binding checks.
+    pub(crate) user_filter: Option<crate::filter::Program>,
     tx: Option<TxState>,
     _locks: Vec<ExclusiveLock>,
 }
@@ -210,6 +212,7 @@ impl PacketBackend {
             kernel_drops: 0,
             kernel_seen: 0,
             bound: false,
+            user_filter: None,
             tx: None,
             _locks: locks,
         };
@@ -246,7 +249,9 @@ impl PacketBackend {
             self.channels,
             self.queue_encoding,
             cfg.caplen,
+            self.user_filter.as_ref(),
         );
+        crate::filter::bpf::insn::validate(&to_insns(&prog))?;
         self.sock
             .attach_filter(&prog)
             .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
@@ -512,14 +517,29 @@ impl QueueEncoding {
     }
 }
 
-/// Builds the classic BPF program that implements direction, VLAN and queue binding and
-/// truncates accepted frames to `caplen`.
+fn to_insns(prog: &[SockFilter]) -> Vec<crate::filter::Insn> {
+    prog.iter()
+        .map(|i| crate::filter::Insn {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect()
+}
+
+/// Builds the classic BPF program that implements direction, VLAN and queue binding, then
+/// runs the application's filter (if any), and truncates accepted frames to `caplen`.
+///
+/// The user program's accepting `ret #k` become `ret #min(k, caplen)`; its jumps are relative,
+/// so prefixing the binding checks does not move them.
 pub(crate) fn binding_program(
     direction: Direction,
     vlan: Option<u16>,
     channels: ChannelMask,
     queues: QueueEncoding,
     caplen: u32,
+    user: Option<&crate::filter::Program>,
 ) -> Vec<SockFilter> {
     // Each check: a load (and optional mask), then a set of accepted values.
     let mut checks: Vec<(u32, Option<u32>, Vec<u32>, bool)> = Vec::new();
@@ -575,7 +595,16 @@ pub(crate) fn binding_program(
             prog.push(ins(JA, 0, 0, 0));
         }
     }
-    prog.push(ins(RET_K, 0, 0, caplen.max(1)));
+    match user {
+        None => prog.push(ins(RET_K, 0, 0, caplen.max(1))),
+        Some(u) => prog.extend(u.instructions().iter().map(|i| {
+            let mut s = ins(i.code, i.jt, i.jf, i.k);
+            if i.code == RET_K && i.k != 0 {
+                s.k = i.k.min(caplen.max(1));
+            }
+            s
+        })),
+    }
     let reject = prog.len();
     prog.push(ins(RET_K, 0, 0, 0));
     for at in to_reject {
@@ -588,31 +617,17 @@ pub(crate) fn binding_program(
 mod tests {
     use super::*;
 
-    /// A tiny interpreter for the few opcodes the binding program uses.
+    /// Runs a binding program in the library's classic BPF VM (which also validates it as the
+    /// kernel would) on a 64-byte frame with the given metadata.
     fn run(prog: &[SockFilter], pkttype: u32, vlan: Option<u32>, queue: u32) -> u32 {
-        let mut a = 0u32;
-        let mut pc = 0usize;
-        for _ in 0..prog.len() {
-            let i = prog[pc];
-            pc += 1;
-            match i.code {
-                LD_W_ABS => {
-                    a = match i.k.wrapping_sub(SKF_AD_OFF) {
-                        SKF_AD_PKTTYPE => pkttype,
-                        SKF_AD_QUEUE => queue,
-                        SKF_AD_VLAN_TAG => vlan.unwrap_or(0),
-                        SKF_AD_VLAN_TAG_PRESENT => u32::from(vlan.is_some()),
-                        _ => panic!("unexpected load"),
-                    }
-                }
-                AND_K => a &= i.k,
-                JEQ_K => pc += usize::from(if a == i.k { i.jt } else { i.jf }),
-                JA => pc += i.k as usize,
-                RET_K => return i.k,
-                _ => panic!("unexpected opcode"),
-            }
-        }
-        panic!("fell off the program");
+        let p = crate::filter::Program::from_instructions(to_insns(prog)).expect("valid program");
+        let meta = crate::filter::PacketMeta {
+            vlan_tci: vlan.map(|v| v as u16),
+            pkt_type: pkttype as u8,
+            queue: queue as u16,
+            ..Default::default()
+        };
+        p.run(&[0u8; 64], 64, &meta)
     }
 
     #[test]
@@ -623,6 +638,7 @@ mod tests {
             ChannelMask::ALL,
             QueueEncoding::Recorded,
             128,
+            None,
         );
         assert_eq!(p.len(), 2);
         assert_eq!(run(&p, 0, None, 0), 128);
@@ -637,6 +653,7 @@ mod tests {
             ChannelMask::ALL,
             QueueEncoding::Recorded,
             100,
+            None,
         );
         assert_eq!(run(&rx, 0, None, 0), 100);
         assert_eq!(run(&rx, 3, None, 0), 100);
@@ -647,6 +664,7 @@ mod tests {
             ChannelMask::ALL,
             QueueEncoding::Recorded,
             100,
+            None,
         );
         assert_eq!(run(&tx, 0, None, 0), 0);
         assert_eq!(run(&tx, 4, None, 0), 100);
@@ -655,7 +673,14 @@ mod tests {
     #[test]
     fn vlan_and_queues() {
         let enc = QueueEncoding::Recorded;
-        let p = binding_program(Direction::RxAndTx, Some(100), ChannelMask(0b1010), enc, 64);
+        let p = binding_program(
+            Direction::RxAndTx,
+            Some(100),
+            ChannelMask(0b1010),
+            enc,
+            64,
+            None,
+        );
         assert_eq!(run(&p, 0, Some(100), 2), 64);
         assert_eq!(run(&p, 0, Some(0x2000 | 100), 4), 64);
         assert_eq!(run(&p, 0, Some(100), 3), 0);
@@ -667,6 +692,7 @@ mod tests {
             ChannelMask(u64::MAX >> 1),
             enc,
             64,
+            None,
         );
         assert_eq!(run(&all, 0, Some(7), 63), 64);
         assert_eq!(run(&all, 4, Some(7), 63), 0);
@@ -676,9 +702,40 @@ mod tests {
             ChannelMask(0b10),
             QueueEncoding::Raw,
             64,
+            None,
         );
         assert_eq!(run(&veth, 0, None, 1), 64);
         assert_eq!(run(&veth, 0, None, 2), 0);
+    }
+
+    #[test]
+    fn user_filter_runs_after_the_binding_checks() {
+        // `outbound` compiles to a SKF_AD_PKTTYPE test the small interpreter above can run.
+        let user = crate::filter::Program::compile_for("outbound", crate::filter::Target::Kernel)
+            .expect("compiles");
+        let p = binding_program(
+            Direction::RxAndTx,
+            Some(5),
+            ChannelMask::ALL,
+            QueueEncoding::Recorded,
+            96,
+            Some(&user),
+        );
+        assert_eq!(
+            run(&p, 4, Some(5), 0),
+            96,
+            "outgoing VLAN 5: accepted, caplen applied"
+        );
+        assert_eq!(
+            run(&p, 0, Some(5), 0),
+            0,
+            "incoming: the user filter rejects"
+        );
+        assert_eq!(
+            run(&p, 4, Some(6), 0),
+            0,
+            "wrong VLAN: the binding rejects first"
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub(crate) struct PcapBackend {
     origin: Option<(Instant, u64)>,
     /// A record read but not delivered (its paced wait was broken).
     pending: bool,
+    /// The application's BPF filter, run in user space on each record.
+    pub(crate) filter: Option<crate::filter::Program>,
 }
 
 impl PcapBackend {
@@ -65,6 +67,7 @@ impl PcapBackend {
             replay,
             origin: None,
             pending: false,
+            filter: None,
         })
     }
 
@@ -97,6 +100,11 @@ impl PcapBackend {
             };
             if rec.linktype != LINKTYPE_ETHERNET {
                 self.skipped += 1;
+                continue;
+            }
+            if let Some(f) = &self.filter
+                && !f.matches(rec.data, rec.len)
+            {
                 continue;
             }
             let n = rec.data.len().min(caplen as usize);
