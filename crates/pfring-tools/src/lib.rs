@@ -198,19 +198,6 @@ pub fn format_time_of_day(ts: pfring::Timestamp) -> String {
     )
 }
 
-/// A hex dump in 16-byte rows (pfcount `-v 2`).
-pub fn hex_dump(data: &[u8]) -> String {
-    let mut out = String::new();
-    for (row, chunk) in data.chunks(16).enumerate() {
-        let _ = write!(out, "{:04X}  ", row * 16);
-        for b in chunk {
-            let _ = write!(out, "{b:02X} ");
-        }
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +286,5 @@ mod tests {
             nsec: 123_456_789,
         };
         assert_eq!(format_time_of_day(ts), "01:01:02.123456789 ");
-        assert_eq!(hex_dump(&[0xab; 17]).lines().count(), 2);
     }
 }

@@ -624,3 +624,45 @@ fn tools_take_a_bpf_filter() {
         "{err}"
     );
 }
+
+#[test]
+fn pfcount_m_prints_the_parsed_packet_line() {
+    let Some(file) = testdata("dns-uri.pcap") else {
+        return;
+    };
+    let dev = format!("pcap:{}", file.display());
+    let out = Command::new(PFCOUNT)
+        .args(["-i", &dev, "-v", "1", "-m", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("[RX]")).collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    // 127.0.0.1 twice (2 x 2130706433) + UDP (17) + ports 59347 + 53 = 4261472283, the same
+    // in both directions.
+    assert!(
+        lines[0].ends_with(
+            " [RX][if_index=0][hash=4261472283][00:00:00:00:00:00 -> 00:00:00:00:00:00] \
+         [IPv4][127.0.0.1:59347 -> 127.0.0.1:53] [l3_proto=UDP][hash=4261472283] \
+         [caplen=97][len=97][eth_offset=0][l3_offset=14][l4_offset=34][payload_offset=42]"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("[hash=4261472283]")
+            && lines[1].contains("127.0.0.1:53 -> 127.0.0.1:59347")
+    );
+    // -v 2: a hex dump line after each packet line.
+    let out = Command::new(PFCOUNT)
+        .args(["-i", &dev, "-v", "2", "-q"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let dump = text
+        .lines()
+        .find(|l| l.starts_with("00 00 00 00 00 00 00 00 00 00 00 00 08 00 45 00"))
+        .expect("hex dump");
+    assert_eq!(dump.split_whitespace().count(), 97);
+}

@@ -64,7 +64,9 @@ pub struct ExtendedHeader {
     pub rx_direction: bool,
     /// Interface index the frame was seen on.
     pub if_index: i32,
-    /// The packet hash (0 unless the ring computes one).
+    /// PF_RING's packet hash (symmetric over source and destination): filled on rings opened
+    /// with the long header ([`crate::RingBuilder::long_header`]) and by
+    /// [`crate::Ring::recv_parsed`]; 0 otherwise, so rings without it pay no parsing cost.
     pub pkt_hash: u32,
     /// The VLAN TCI the kernel stripped, if any (it is also reinserted in the bytes).
     pub vlan_tci: Option<u16>,
@@ -123,6 +125,15 @@ impl Packet<'_> {
             } => ring.frame_bytes(frame, *caplen),
             Source::Buffer(b) => b,
         }
+    }
+
+    /// Parses the packet's headers up to `level` (2..=5, see [`crate::parse::parse_packet`]),
+    /// with PF_RING's hash filled in.
+    #[doc(alias = "pfring_parse_pkt")]
+    pub fn parse(&self, level: u8) -> crate::parse::ParsedPacket {
+        let (mut p, _) = crate::parse::ParsedPacket::parse(self.data(), level);
+        p.add_hash();
+        p
     }
 
     /// Copies the packet out of the ring.

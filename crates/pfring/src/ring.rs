@@ -26,6 +26,7 @@ use crate::error::{Error, Result, SyscallError};
 use crate::packet::{
     ExtendedHeader, PKT_FLAGS_VLAN_HWACCEL, Packet, PacketHeader, Source, Timestamp,
 };
+use crate::parse::ParsedPacket;
 use crate::sys::iface;
 use crate::sys::signal::{self, Breaker};
 use crate::sys::socket::poll_in;
@@ -502,7 +503,8 @@ impl Ring {
                 },
                 rx_direction: f.pkttype != PACKET_OUTGOING,
                 if_index: f.ifindex,
-                pkt_hash: f.rxhash,
+                // Filled (PF_RING's hash) on long-header rings and by `recv_parsed`.
+                pkt_hash: 0,
                 vlan_tci: f.vlan_tci,
             },
         }
@@ -575,7 +577,13 @@ impl Ring {
                 unreachable!("file rings returned above");
             };
             if let Some(f) = b.rx.next_frame() {
-                let header = self.header_of(&f);
+                let mut header = self.header_of(&f);
+                if self.cfg.long_header
+                    && let Backend::Packet(b) = &self.backend
+                {
+                    header.extended_hdr.pkt_hash =
+                        long_header_hash(b.rx.frame_bytes(&f, header.caplen));
+                }
                 self.recv_count += 1;
                 self.last_rx = Some(f);
                 let Backend::Packet(b) = &mut self.backend else {
@@ -600,6 +608,31 @@ impl Ring {
         }
     }
 
+    /// Receives the next packet and parses it (`pfring_recv_parsed`): the headers up to
+    /// `level` (2 = Ethernet, 3 = IP, 4 = transport, 5 = transport and tunnels), and with
+    /// `add_hash` PF_RING's packet hash, which also goes into the header's `pkt_hash`.
+    /// Timestamps are always taken, so PF_RING's `add_timestamp` has no counterpart.
+    ///
+    /// # Errors
+    /// As [`Ring::recv`].
+    #[doc(alias = "pfring_recv_parsed")]
+    pub fn recv_parsed(
+        &mut self,
+        level: u8,
+        add_hash: bool,
+        wait: bool,
+    ) -> Result<Option<(Packet<'_>, ParsedPacket)>> {
+        let Some(mut p) = self.recv(wait)? else {
+            return Ok(None);
+        };
+        let (mut parsed, _) = ParsedPacket::parse(p.data(), level);
+        if add_hash {
+            parsed.add_hash();
+            p.header.extended_hdr.pkt_hash = parsed.pkt_hash;
+        }
+        Ok(Some((p, parsed)))
+    }
+
     /// The next record of a `pcap:` file (one at a time: the record buffer is reused).
     fn recv_file(&mut self) -> Result<Option<Packet<'_>>> {
         let Ring {
@@ -619,8 +652,12 @@ impl Ring {
             return Ok(None);
         }
         *recv_count += 1;
+        let mut header = p.hdr;
+        if cfg.long_header {
+            header.extended_hdr.pkt_hash = long_header_hash(&p.buf);
+        }
         Ok(Some(Packet {
-            header: p.hdr,
+            header,
             source: Source::Buffer(&p.buf),
         }))
     }
@@ -1240,6 +1277,12 @@ impl AsFd for Ring {
     }
 }
 
+/// PF_RING's packet hash of `frame` (parsed up to the transport layer), for the long header.
+#[inline]
+fn long_header_hash(frame: &[u8]) -> u32 {
+    ParsedPacket::parse(frame, 4).0.pfring_hash()
+}
+
 /// Most packets one [`Burst`] holds.
 pub const MAX_BURST: usize = 256;
 
@@ -1282,13 +1325,24 @@ impl Burst<'_> {
             Backend::Packet(b) => (Some(&b.rx), &ring.burst[..self.len], None),
             Backend::Pcap(p) => (None, &ring.burst[..0], (self.len == 1).then_some(p)),
         };
+        let long = ring.cfg.long_header;
         frames
             .iter()
             .map(move |f| {
-                let h = ring.header_of(f);
-                (h, rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen)))
+                let mut h = ring.header_of(f);
+                let data = rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen));
+                if long {
+                    h.extended_hdr.pkt_hash = long_header_hash(data);
+                }
+                (h, data)
             })
-            .chain(file.map(|p| (p.hdr, &p.buf[..])))
+            .chain(file.map(move |p| {
+                let mut h = p.hdr;
+                if long {
+                    h.extended_hdr.pkt_hash = long_header_hash(&p.buf);
+                }
+                (h, &p.buf[..])
+            }))
     }
 }
 

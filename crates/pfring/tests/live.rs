@@ -640,3 +640,43 @@ fn bpf_filter_runs_in_the_kernel_after_the_binding_checks() {
     tx.send_all((0..3).map(|i| udp_frame(i, 80))).unwrap();
     assert_eq!(recv_n(&mut ring, 3, Duration::from_secs(5)).len(), 3);
 }
+
+#[test]
+fn recv_parsed_and_the_long_header_hash() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = setup(&ns);
+    let mut long = RingBuilder::new(veth.b()).long_header(true).open().unwrap();
+    long.enable().unwrap();
+    let mut short = open_enabled(veth.b());
+    let fwd = FrameBuilder::udp()
+        .ips(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2))
+        .ports(1111, 2222);
+    let back = FrameBuilder::udp()
+        .ips(Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1))
+        .ports(2222, 1111);
+    let tx = RawSender::new(veth.a()).unwrap();
+    tx.send(&fwd.build_len(1, 80)).unwrap();
+    tx.send(&back.build_len(2, 80)).unwrap();
+    // 10.0.0.1 + 10.0.0.2 + UDP + ports, as PF_RING sums them.
+    let want = 0x0a00_0001u32 + 0x0a00_0002 + 17 + 1111 + 2222;
+    let got = recv_n(&mut long, 2, Duration::from_secs(5));
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|p| p.header.extended_hdr.pkt_hash == want));
+    let (p, parsed) = loop {
+        if let Some((p, parsed)) = short.recv_parsed(4, true, true).unwrap() {
+            break (p.to_owned_packet(), parsed);
+        }
+    };
+    assert_eq!(p.header.extended_hdr.pkt_hash, want);
+    assert_eq!(
+        (parsed.l4_src_port, parsed.l4_dst_port, parsed.l3_proto),
+        (1111, 2222, 17)
+    );
+    assert_eq!(parsed.ip_src.v4(), 0x0a00_0001);
+    let plain = recv_n(&mut short, 1, Duration::from_secs(5));
+    assert_eq!(
+        plain[0].header.extended_hdr.pkt_hash, 0,
+        "no parsing without the long header"
+    );
+}

@@ -1,13 +1,14 @@
 //! pfcount: capture packets from a device and count them, printing PF_RING's stats block
 //! every second (flags and output as PF_RING's pfcount, see `pfcount -h`).
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use pfring::{BreakHandle, Direction, Error, RingBuilder};
-use pfring_tools::{Sample, StatsPrinter, WIRE_OVERHEAD, format_mac, format_time_of_day, hex_dump};
+use pfring_tools::{Sample, StatsPrinter, WIRE_OVERHEAD, format_mac, format_time_of_day};
 
 const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING pfcount)
 
@@ -216,34 +217,11 @@ fn run(o: Opts) -> Result<()> {
                 pkts += 1;
                 bytes += u64::from(h.len) + WIRE_OVERHEAD;
                 if o.verbose > 0 {
-                    let _ = write!(out, "{}", format_time_of_day(h.ts));
-                    if o.long_header {
-                        let _ = write!(
-                            out,
-                            "[{}][if_index={}][hash={}]",
-                            if h.extended_hdr.rx_direction {
-                                "RX"
-                            } else {
-                                "TX"
-                            },
-                            h.extended_hdr.if_index,
-                            h.extended_hdr.pkt_hash
-                        );
-                    }
-                    let et = match data.get(12..14) {
-                        Some(t) => u16::from_be_bytes([t[0], t[1]]),
-                        None => 0,
-                    };
-                    let _ = writeln!(
-                        out,
-                        "[{} -> {}][eth_type=0x{et:04X}][caplen={}][len={}]",
-                        format_mac(data.get(6..12).unwrap_or_default()),
-                        format_mac(data.get(0..6).unwrap_or_default()),
-                        h.caplen,
-                        h.len
-                    );
+                    let _ = write!(out, "{}", packet_line(&h, data, o.long_header));
                     if o.verbose > 1 {
-                        let _ = write!(out, "{}", hex_dump(data));
+                        let mut dump = String::new();
+                        let _ = pfring::parse::format_hex_dump(&mut dump, data);
+                        let _ = writeln!(out, "{dump}");
                     }
                 }
                 if o.max_pkts > 0 && pkts >= o.max_pkts {
@@ -283,6 +261,29 @@ fn run(o: Opts) -> Result<()> {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// pfcount's `-v` line: `HH:MM:SS.uuuuuunnn ` then, with the long header (`-m`),
+/// `[RX|TX][if_index=N][hash=H]` and the parsed packet (`pfring_print_parsed_pkt`); without,
+/// `[smac -> dmac][eth_type=0x....][caplen=..][len=..]`.
+fn packet_line(h: &pfring::PacketHeader, data: &[u8], long_header: bool) -> String {
+    let mut line = format_time_of_day(h.ts);
+    if long_header {
+        let e = &h.extended_hdr;
+        let dir = if e.rx_direction { "RX" } else { "TX" };
+        let _ = write!(
+            line,
+            "[{dir}][if_index={}][hash={}]",
+            e.if_index, e.pkt_hash
+        );
+        let (mut parsed, _) = pfring::ParsedPacket::parse(data, 5);
+        parsed.pkt_hash = e.pkt_hash;
+        let _ = pfring::parse::format_parsed(&mut line, &parsed, data, h.caplen, h.len);
+    } else {
+        let _ = pfring::parse::format_short(&mut line, data, h.caplen, h.len);
+    }
+    line.push('\n');
+    line
 }
 
 fn main() -> ExitCode {
