@@ -73,6 +73,7 @@
 //! bpf_stress`).
 
 pub mod bpf;
+pub mod ebpf;
 
 use std::fmt;
 

@@ -13,6 +13,7 @@
 //!   it is used, so a misbehaving kernel (or a bug) yields an error, never an out-of-bounds read.
 #![allow(unsafe_code)]
 
+pub(crate) mod bpf;
 pub mod cpu;
 pub mod iface;
 pub mod mmap;
