@@ -31,7 +31,7 @@ pfsend -i <device> [-f <file>] [-n <num>] [-r <Gbps>] [-p <pps>] [-l <len>] [-b 
 -M <mac>        Source MAC (default 00:01:02:03:04:05)
 -m <mac>        Destination MAC (default 00:11:22:33:44:55)
 -V <4|6|0>      IP version: 4, 6, or 0 for both alternately (default 4)
--w <watermark>  TX watermark: frames queued before they are sent (default 64)
+-w <watermark>  TX watermark: frames queued before they are sent (default 256)
 -F              Flush after every packet
 -z              Randomize source and destination IPs
 -a              Active wait: spin instead of poll(2) when the TX ring is full
@@ -77,7 +77,8 @@ fn parse_args() -> Result<Option<Opts>> {
         gbps: None,
         pps: None,
         spec: SynthSpec::default(),
-        watermark: 64,
+        // Batches as large as trafgen's: one kick of the TX ring per 256 frames.
+        watermark: 256,
         flush_each: false,
         active: false,
         core: None,
