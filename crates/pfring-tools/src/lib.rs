@@ -6,6 +6,7 @@
 pub mod synth;
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// Bytes PF_RING's tools add per packet when they compute Gbps: 8 preamble + 4 CRC + 12 IFG.
@@ -42,6 +43,34 @@ pub fn format_numbers(val: f64, decimals: bool) -> String {
         let _ = write!(s, ".{d:02}");
     }
     s
+}
+
+/// The `main` of every tool: parse the arguments (`Ok(None)` = help was printed), run, and
+/// turn errors into PF_RING-style one-line messages and exit codes: 2 for bad arguments,
+/// 1 for a failure (the library's own message first, e.g. `pfcount: no such device "eth9"`).
+pub fn tool_main<O>(
+    tool: &str,
+    parse_args: impl FnOnce() -> anyhow::Result<Option<O>>,
+    run: impl FnOnce(O) -> anyhow::Result<()>,
+) -> ExitCode {
+    let opts = match parse_args() {
+        Ok(Some(o)) => o,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{tool}: {e:#} (see {tool} -h)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match e.downcast_ref::<pfring::Error>() {
+                Some(pe) => eprintln!("{tool}: {pe}"),
+                None => eprintln!("{tool}: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Counters a capture tool keeps for one stats print.

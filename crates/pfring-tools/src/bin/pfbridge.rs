@@ -214,22 +214,5 @@ fn run(o: Opts) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(Some(o)) => o,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pfbridge: {e:#} (see pfbridge -h)");
-            return ExitCode::from(2);
-        }
-    };
-    match run(opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            match e.downcast_ref::<Error>() {
-                Some(pe) => eprintln!("pfbridge: {pe}"),
-                None => eprintln!("pfbridge: {e:#}"),
-            }
-            ExitCode::FAILURE
-        }
-    }
+    pfring_tools::tool_main("pfbridge", parse_args, run)
 }

@@ -287,27 +287,5 @@ fn packet_line(h: &pfring::PacketHeader, data: &[u8], long_header: bool) -> Stri
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(Some(o)) => o,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pfcount: {e:#} (see pfcount -h)");
-            return ExitCode::from(2);
-        }
-    };
-    match run(opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pfcount: {}", one_line(&e));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The error chain on one line, with the library's specific message first.
-fn one_line(e: &anyhow::Error) -> String {
-    if let Some(pe) = e.downcast_ref::<Error>() {
-        return pe.to_string();
-    }
-    format!("{e:#}")
+    pfring_tools::tool_main("pfcount", parse_args, run)
 }

@@ -389,22 +389,5 @@ fn progress_bar(done: u64, total: u64) -> String {
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(Some(o)) => o,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pfsend: {e:#} (see pfsend -h)");
-            return ExitCode::from(2);
-        }
-    };
-    match run(opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            match e.downcast_ref::<Error>() {
-                Some(pe) => eprintln!("pfsend: {pe}"),
-                None => eprintln!("pfsend: {e:#}"),
-            }
-            ExitCode::FAILURE
-        }
-    }
+    pfring_tools::tool_main("pfsend", parse_args, run)
 }

@@ -151,22 +151,5 @@ fn run(o: Opts) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(Some(o)) => o,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pwrite: {e:#} (see pwrite -h)");
-            return ExitCode::from(2);
-        }
-    };
-    match run(opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            match e.downcast_ref::<Error>() {
-                Some(pe) => eprintln!("pwrite: {pe}"),
-                None => eprintln!("pwrite: {e:#}"),
-            }
-            ExitCode::FAILURE
-        }
-    }
+    pfring_tools::tool_main("pwrite", parse_args, run)
 }
