@@ -1405,10 +1405,16 @@ impl SharedRing {
         }
     }
 
-    /// Breaks every thread's blocking receive.
+    /// Breaks every thread's blocking receive: from now on they return `Ok(None)` at once
+    /// (so all threads see it), until [`SharedRing::clear_break`].
     #[doc(alias = "pfring_breakloop")]
     pub fn breakloop(&self) {
         self.breaker.trigger();
+    }
+
+    /// Lets blocking receives wait again after [`SharedRing::breakloop`].
+    pub fn clear_break(&self) {
+        self.breaker.reset();
     }
 
     /// Statistics, as [`Ring::stats`].
