@@ -599,7 +599,10 @@ impl Ring {
                 }));
             }
             b.rx.release();
-            if !wait || self.breaker.is_set() {
+            if !wait {
+                return Ok(None);
+            }
+            if self.breaker.is_set() {
                 self.consume_break();
                 return Ok(None);
             }
@@ -742,7 +745,7 @@ impl Ring {
             let d = self.cfg.poll_duration;
             self.wait_readable(d)?;
         }
-        if n == 0 {
+        if n == 0 && wait {
             self.consume_break();
         } else {
             self.last_rx = Some(self.burst[n - 1]);

@@ -680,3 +680,39 @@ fn recv_parsed_and_the_long_header_hash() {
         "no parsing without the long header"
     );
 }
+
+#[test]
+fn shared_ring_breakloop_reaches_every_thread() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = setup(&ns);
+    let mut ring = open_enabled(veth.b());
+    ring.set_poll_duration(Duration::from_secs(5));
+    let shared = ring.into_shared();
+    let returned: Vec<Duration> = thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut buf = [0u8; 64];
+                    let t = Instant::now();
+                    assert!(shared.recv_into(&mut buf, true).unwrap().is_none());
+                    t.elapsed()
+                })
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(200));
+        shared.breakloop();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert!(
+        returned.iter().all(|d| *d < Duration::from_secs(2)),
+        "{returned:?}"
+    );
+    shared.clear_break();
+    RawSender::new(veth.a())
+        .unwrap()
+        .send(&udp_frame(1, 60))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(shared.recv_into(&mut buf, true).unwrap().is_some());
+}
