@@ -79,3 +79,8 @@ pub fn device_info(name: &str) -> Result<([u8; 6], u32)> {
         sys::iface::mtu(name).map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", name))?;
     Ok((mac, mtu))
 }
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
