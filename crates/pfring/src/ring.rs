@@ -745,8 +745,10 @@ impl Ring {
             let d = self.cfg.poll_duration;
             self.wait_readable(d)?;
         }
-        if n == 0 && wait {
-            self.consume_break();
+        if n == 0 {
+            if wait {
+                self.consume_break();
+            }
         } else {
             self.last_rx = Some(self.burst[n - 1]);
         }
