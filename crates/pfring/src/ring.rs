@@ -747,7 +747,7 @@ impl Ring {
         }
         if n == 0 && wait {
             self.consume_break();
-        } else {
+        } else if n > 0 {
             self.last_rx = Some(self.burst[n - 1]);
         }
         self.recv_count += n as u64;

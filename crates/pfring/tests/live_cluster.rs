@@ -213,3 +213,15 @@ fn cluster_errors() {
     );
     assert_eq!(b.cluster(), None);
 }
+
+#[test]
+fn an_idle_member_gets_empty_non_blocking_bursts() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "iba", "ibb").expect("veth pair");
+    let mut rings = cluster_rings(veth.b(), 2, 3, ClusterType::PerFlow5Tuple);
+    for r in &mut rings {
+        let burst = r.recv_burst(64, false).expect("recv_burst");
+        assert_eq!(burst.len(), 0);
+    }
+}
