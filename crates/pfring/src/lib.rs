@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+pub mod cluster;
 pub mod device;
 pub mod error;
 pub mod filter;

@@ -941,6 +941,74 @@ impl Ring {
         Ok(())
     }
 
+    /// Puts the ring in cluster `id` of type `ty`: the packets of the device are shared
+    /// among the rings (threads or processes) of the cluster, each packet going to one
+    /// member chosen by `ty` (see [`crate::cluster`]; a Linux `PACKET_FANOUT` group). A
+    /// ring that is not enabled yet joins when [`Ring::enable`] binds it.
+    ///
+    /// # Errors
+    /// [`Error::NotSupported`] for `pcap:` rings, [`ClusterType::PerFlowIpWithDupTuple`]
+    /// and the `cluster_per_inner_*` types; [`Error::InvalidArgument`] if the ring is
+    /// already in another cluster, or if cluster `id` exists with another type or device
+    /// or is full.
+    ///
+    /// [`ClusterType::PerFlowIpWithDupTuple`]: crate::ClusterType::PerFlowIpWithDupTuple
+    #[doc(alias = "pfring_set_cluster")]
+    pub fn set_cluster(&mut self, id: u16, ty: crate::ClusterType) -> Result<()> {
+        let Backend::Packet(b) = &mut self.backend else {
+            return Err(Error::NotSupported {
+                op: "clusters",
+                backend: "pcap",
+            });
+        };
+        crate::cluster::fanout_mode(ty)?;
+        match b.cluster {
+            Some(m) if m.id == id && m.ty == ty => return Ok(()),
+            Some(m) => {
+                return Err(Error::InvalidArgument(format!(
+                    "the ring is already in cluster {} (call remove_from_cluster first)",
+                    m.id
+                )));
+            }
+            None => {}
+        }
+        b.cluster = Some(crate::cluster::Membership {
+            id,
+            ty,
+            joined: false,
+        });
+        if let Err(e) = b.join_cluster() {
+            b.cluster = None;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Takes the ring out of its cluster (no effect if it is in none).
+    ///
+    /// Linux cannot take a socket out of a fanout group, so a ring that joined gets a new
+    /// socket and RX ring with the same settings: packets received but not yet read are
+    /// lost, and packets arriving during the switch may be missed.
+    ///
+    /// # Errors
+    /// Creating, configuring or binding the new socket failed.
+    #[doc(alias = "pfring_remove_from_cluster")]
+    pub fn remove_from_cluster(&mut self) -> Result<()> {
+        self.release_for_wait();
+        match &mut self.backend {
+            Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
+            Backend::Pcap(_) => Ok(()),
+        }
+    }
+
+    /// The cluster the ring is in (or will join when enabled): id and type.
+    pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
+        match &self.backend {
+            Backend::Packet(b) => b.cluster.map(|m| (m.id, m.ty)),
+            Backend::Pcap(_) => None,
+        }
+    }
+
     /// Chooses which frames are captured; allowed while enabled.
     ///
     /// # Errors

@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use pfring::{BreakHandle, Direction, Error, RingBuilder};
+use pfring::{BreakHandle, ClusterType, Direction, Error, RingBuilder};
 use pfring_tools::{Sample, StatsPrinter, WIRE_OVERHEAD, format_mac, format_time_of_day};
 
 const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING pfcount)
 
 pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
-        [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [--json] [--slots <n>] [--ring-mb <MiB>]
+        [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [-c <cluster id>] [-H <cluster type>]
+        [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
 -i <device>     Device name (e.g. eth0, eth0@1, eth0.100, any, pcap:file.pcap); default eth0
@@ -26,6 +27,11 @@ pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <
 -m              Long packet header (per-packet details with -v)
 -N <num>        Stop after <num> packets
 -g <core>       Bind this thread to a core
+-c <cluster id> Join cluster <cluster id> (0-65535): the rings (processes) of a cluster share
+                the device's packets, each packet going to one of them
+-H <type>       Cluster type (with -c): 0=per flow, 1=round robin, 2=2-tuple, 3=4-tuple,
+                4=5-tuple (default), 5=TCP 5-tuple, 11=IP 5-tuple (types 6-10, 12 and 13
+                are not supported)
 -v <1|2>        Verbose: one line per packet (2: plus a hex dump)
 -L              List interfaces and exit (-v 1: with MAC and MTU)
 -q              Quiet: no periodic stats (final stats only)
@@ -54,6 +60,8 @@ struct Opts {
     slots: u32,
     ring_mb: Option<usize>,
     block_ms: u64,
+    cluster: Option<u16>,
+    cluster_type: ClusterType,
 }
 
 fn parse_args() -> Result<Option<Opts>> {
@@ -76,6 +84,8 @@ fn parse_args() -> Result<Option<Opts>> {
         slots: 4096,
         ring_mb: None,
         block_ms: 16,
+        cluster: None,
+        cluster_type: ClusterType::PerFlow5Tuple,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -99,6 +109,11 @@ fn parse_args() -> Result<Option<Opts>> {
             Short('g') => o.core = Some(p.value()?.parse().context("-g <core>")?),
             Short('v') => o.verbose = p.value()?.parse().context("-v <1|2>")?,
             Short('L') => o.list = true,
+            Short('c') => o.cluster = Some(p.value()?.parse().context("-c <cluster id>")?),
+            Short('H') => {
+                let v: u32 = p.value()?.parse().context("-H <cluster type>")?;
+                o.cluster_type = ClusterType::try_from(v)?;
+            }
             Short('q') => o.quiet = true,
             Long("json") => o.json = true,
             Long("slots") => o.slots = p.value()?.parse().context("--slots <n>")?,
@@ -145,6 +160,9 @@ fn run(o: Opts) -> Result<()> {
     ring.set_application_name("pfcount")?;
     if let Some(f) = &o.filter {
         ring.set_bpf_filter(f)?;
+    }
+    if let Some(id) = o.cluster {
+        ring.set_cluster(id, o.cluster_type)?;
     }
     ring.set_poll_watermark(o.watermark)?;
     ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));

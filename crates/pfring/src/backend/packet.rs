@@ -50,6 +50,8 @@ pub(crate) struct PacketBackend {
     pub(crate) user_filter: Option<crate::filter::Program>,
     tx: Option<TxState>,
     _locks: Vec<ExclusiveLock>,
+    /// The cluster (fanout group) this ring is in or will join when bound.
+    pub(crate) cluster: Option<crate::cluster::Membership>,
 }
 
 /// The transmit side: its own socket (TPACKET_V2, bound to the device with protocol 0 so it
@@ -215,6 +217,7 @@ impl PacketBackend {
             user_filter: None,
             tx: None,
             _locks: locks,
+            cluster: None,
         };
         if cfg.promisc && ifindex != 0 {
             backend.sock.set_promisc(ifindex, true).map_err(|e| {
@@ -276,6 +279,85 @@ impl PacketBackend {
                 }),
             })?;
         self.bound = true;
+        self.join_cluster()
+    }
+
+    /// Joins the wanted cluster (see [`crate::cluster`]) if the socket is bound and has not
+    /// joined yet.
+    pub(crate) fn join_cluster(&mut self) -> Result<()> {
+        let Some(m) = self.cluster else {
+            return Ok(());
+        };
+        if m.joined || !self.bound {
+            return Ok(());
+        }
+        let mode = crate::cluster::fanout_mode(m.ty)?;
+        self.sock
+            .join_fanout(m.id, mode.fanout_type())
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EINVAL) => Error::InvalidArgument(format!(
+                    "cannot join cluster {}: it exists with another cluster type or on another device",
+                    m.id
+                )),
+                Some(libc::ENOSPC) => {
+                    Error::InvalidArgument(format!("cluster {} is full", m.id))
+                }
+                _ => Error::Syscall(SyscallError {
+                    call: "setsockopt(PACKET_FANOUT)",
+                    source: e,
+                }),
+            })?;
+        if let crate::cluster::FanoutMode::Hash(prog) = &mode {
+            let prog: Vec<SockFilter> = prog
+                .iter()
+                .map(|i| SockFilter {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect();
+            self.sock
+                .set_fanout_cbpf(&prog)
+                .map_err(sys_err("setsockopt(PACKET_FANOUT_DATA)"))?;
+        }
+        self.cluster = Some(crate::cluster::Membership { joined: true, ..m });
+        Ok(())
+    }
+
+    /// Leaves the cluster. Linux has no way to leave a fanout group but closing the
+    /// socket, so a joined ring gets a new socket and RX ring (same settings, filter,
+    /// promiscuous mode and binding); frames still queued in the old ring are lost.
+    /// `enabled`: whether the ring delivers (else the new socket gets the reject filter).
+    pub(crate) fn leave_cluster(&mut self, cfg: &RingConfig, enabled: bool) -> Result<()> {
+        let Some(m) = self.cluster.take() else {
+            return Ok(());
+        };
+        if !m.joined {
+            return Ok(());
+        }
+        self.update_stats()?;
+        let sock = PacketSocket::new(0).map_err(sys_err("socket(AF_PACKET)"))?;
+        sock.set_version(opt::TPACKET_V3)
+            .map_err(sys_err("setsockopt(PACKET_VERSION)"))?;
+        let req = ring_geometry(cfg.caplen, cfg.slots, cfg.ring_bytes, cfg.block_timeout_ms);
+        let rx = RxRing::new(&sock, &req).map_err(sys_err("setsockopt(PACKET_RX_RING)/mmap"))?;
+        if cfg.promisc && self.ifindex != 0 {
+            sock.set_promisc(self.ifindex, true)
+                .map_err(sys_err("setsockopt(PACKET_ADD_MEMBERSHIP)"))?;
+        }
+        self.sock = sock;
+        self.rx = rx;
+        if enabled {
+            self.apply_filter(cfg)?;
+        } else {
+            self.disable()?;
+        }
+        if self.bound {
+            self.sock
+                .bind(self.ifindex, ETH_P_ALL)
+                .map_err(sys_err("bind(AF_PACKET)"))?;
+        }
         Ok(())
     }
 

@@ -30,6 +30,10 @@ pub mod opt {
     pub const PACKET_QDISC_BYPASS: i32 = 20;
     /// `PACKET_IGNORE_OUTGOING`.
     pub const PACKET_IGNORE_OUTGOING: i32 = 23;
+    /// `PACKET_FANOUT`: join a fanout group (`id | type_flags << 16`).
+    pub const PACKET_FANOUT: i32 = 18;
+    /// `PACKET_FANOUT_DATA`: the group's program (`struct sock_fprog` for CBPF).
+    pub const PACKET_FANOUT_DATA: i32 = 22;
     /// `TPACKET_V2`.
     pub const TPACKET_V2: i32 = 1;
     /// `TPACKET_V3`.
@@ -265,6 +269,26 @@ impl PacketSocket {
             filter: prog.as_ptr(),
         };
         self.setsockopt(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+    }
+
+    /// `PACKET_FANOUT`: joins (creating it if needed) the fanout group `id` of type
+    /// `type_flags` (`PACKET_FANOUT_*` type or'ed with `PACKET_FANOUT_FLAG_*`). The socket
+    /// must be bound with a protocol; there is no way to leave but closing the socket.
+    pub fn join_fanout(&self, id: u16, type_flags: u16) -> io::Result<()> {
+        let arg = (u32::from(id) | (u32::from(type_flags) << 16)) as i32;
+        self.setsockopt(libc::SOL_PACKET, opt::PACKET_FANOUT, &arg)
+    }
+
+    /// `PACKET_FANOUT_DATA` with a classic BPF program: sets the program of the
+    /// `PACKET_FANOUT_CBPF` group this socket belongs to (replaces it for every member).
+    pub fn set_fanout_cbpf(&self, prog: &[SockFilter]) -> io::Result<()> {
+        let len = u16::try_from(prog.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?;
+        let fprog = SockFprog {
+            len,
+            filter: prog.as_ptr(),
+        };
+        self.setsockopt(libc::SOL_PACKET, opt::PACKET_FANOUT_DATA, &fprog)
     }
 
     /// `PACKET_STATISTICS` (V3 layout). The kernel resets the counters on every read.
