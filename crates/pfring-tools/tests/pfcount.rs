@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use pfring_testkit::{NetNs, RawSender, VethPair, require_privileged, run_as_nobody, udp_frame};
+use pfring_testkit::{
+    FrameBuilder, NetNs, RawSender, VethPair, require_privileged, run_as_nobody, udp_frame,
+};
 
 const PFCOUNT: &str = env!("CARGO_BIN_EXE_pfcount");
 
@@ -665,4 +667,39 @@ fn pfcount_m_prints_the_parsed_packet_line() {
         .find(|l| l.starts_with("00 00 00 00 00 00 00 00 00 00 00 00 08 00 45 00"))
         .expect("hex dump");
     assert_eq!(dump.split_whitespace().count(), 97);
+}
+
+#[test]
+fn two_pfcount_processes_in_one_cluster_split_the_traffic() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "cla", "clb").unwrap();
+    let mut a = Pfcount::start(&["-i", "clb", "-c", "99", "-H", "4", "-q"]);
+    let mut b = Pfcount::start(&["-i", "clb", "-c", "99", "-H", "4", "-q"]);
+    let tx = RawSender::new(veth.a()).unwrap();
+    // 50 flows x 20 frames.
+    for i in 0..1000u64 {
+        let flow = FrameBuilder::udp().ports(10_000 + (i % 50) as u16, 53);
+        tx.send(&flow.build_len(i, 80)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut counts = Vec::new();
+    for p in [&mut a, &mut b] {
+        p.signal(libc::SIGINT);
+        let (st, _, err) = p.finish(Duration::from_secs(5));
+        assert!(st.success(), "{err}");
+        let block = last_block(&err);
+        let n: u64 = block["Absolute Stats: [".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        counts.push(n);
+    }
+    assert_eq!(counts.iter().sum::<u64>(), 1000, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "both members get flows: {counts:?}"
+    );
 }
