@@ -43,14 +43,8 @@ for d in ftx frx; do
     ip -n "$NS" link set "$d" up
 done
 
-cpu_ns() { # pid -> CPU ns over all threads (0 if gone)
-    local t=0 v
-    for f in /proc/"$1"/task/*/schedstat; do
-        read -r v _ <"$f" 2>/dev/null || continue
-        t=$((t + v))
-    done
-    echo "$t"
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # One run of the generator; prints elapsed seconds.
 generate() { # size

@@ -86,40 +86,8 @@ ip -n "$NS" link set "$RX" up
 
 # ---------------------------------------------------------------- helpers
 
-# CPU time (ns) of a process: sum of the first field of /proc/<pid>/task/*/schedstat.
-cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
-}
-
-# Voluntary context switches (= sleeps/wake-ups) of all threads of a process.
-wakeups() {
-    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches:/ {s += $2} END {printf "%d\n", s}'
-}
-
-# VmRSS and RssAnon (kB) of a process, "vmrss rssanon" ("?" when unreadable).
-rss_kb() {
-    awk '/^VmRSS:/ {v = $2} /^RssAnon:/ {a = $2} END {print (v == "" ? "?" : v), (a == "" ? "?" : a)}' \
-        /proc/"$1"/status 2>/dev/null || echo "? ?"
-}
-
-# rx_packets of the capture side, read inside the namespace (its own /sys).
-rx_packets_ns() { ip netns exec "$NS" cat "/sys/class/net/$RX/statistics/rx_packets" 2>/dev/null || echo "?"; }
-
-# "busy total" jiffies of core $1 from /proc/stat.
-core_jiffies() {
-    awk -v c="cpu$1" '$1 == c {b = $2 + $3 + $4 + $7 + $8 + $9; t = b + $5 + $6; print b, t}' /proc/stat
-}
-
-# Waits (bounded) until a file contains a pattern.
-wait_for_line() { # file pattern pid
-    local i
-    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
-        grep -q -- "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Waits until the CPU time of every given process stops increasing (< 1 ms in 300 ms above
 # the process's own idle rate IDLE[pid], ns/s), at least DRAIN_MIN s and at most DRAIN_MAX s.
@@ -143,21 +111,6 @@ wait_drained() {
         ((settled)) && return 0
     done
     echo "  warning: capture CPU time still increasing after ${DRAIN_MAX}s" >&2
-}
-
-# Stops a capture process with SIGINT and waits (bounded) for it to exit.
-stop_proc() {
-    local p=$1 i
-    kill -INT "$p" 2>/dev/null || return 0
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$p" 2>/dev/null; then
-        echo "  warning: pid $p did not exit on SIGINT, killing it" >&2
-        kill -KILL "$p" 2>/dev/null || true
-    fi
-    wait "$p" 2>/dev/null || true
 }
 
 # trafgen packet config: fixed unicast destination not owned by the receiver, local

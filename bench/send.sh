@@ -159,18 +159,11 @@ with open(result, "w") as out:
               f"{os.waitstatus_to_exitcode(status)}\n")
 PY
 
-# CPU time (ns) of a process: sum of the first field of /proc/<pid>/task/*/schedstat.
-cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # A counter of a device inside the namespace ("?" if unreadable).
 stat_ns() { ip netns exec "$NS" cat "/sys/class/net/$1/statistics/$2" 2>/dev/null || echo "?"; }
-
-# "busy total" jiffies of core $1 from /proc/stat.
-core_jiffies() {
-    awk -v c="cpu$1" '$1 == c {b = $2 + $3 + $4 + $7 + $8 + $9; t = b + $5 + $6; print b, t}' /proc/stat
-}
 
 # Backlog drops of a core (/proc/net/softnet_stat row = core, 2nd column, hex): frames netif_rx
 # could not queue because the core's backlog (net.core.netdev_max_backlog) was full.
@@ -185,17 +178,6 @@ d() { if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]]; then echo $(($2 - $1)); else ec
 
 # PID of ksoftirqd/<core> (empty if none).
 KSOFTIRQD=$(pgrep -x "ksoftirqd/$GEN_CPU" | head -1 || true)
-
-# Waits (bounded) until a file contains a pattern.
-wait_for_line() { # file pattern pid
-    local i
-    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
-        grep -q -- "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 
 # Waits until the CPU time of a process stops increasing (< 1 ms in 300 ms), at least
 # DRAIN_MIN s and at most DRAIN_MAX s.
