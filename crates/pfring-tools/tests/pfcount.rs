@@ -703,3 +703,65 @@ fn two_pfcount_processes_in_one_cluster_split_the_traffic() {
         "both members get flows: {counts:?}"
     );
 }
+
+#[test]
+fn pfcount_multichannel_counts_each_rx_channel() {
+    require_privileged!();
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        eprintln!(
+            "skipping pfcount_multichannel_counts_each_rx_channel: needs 2 CPUs to steer queues"
+        );
+        return;
+    }
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::builder("mca", "mcb")
+        .queues(2)
+        .create(&ns)
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pfcount_multichannel"))
+        .args(["-i", "mcb"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    for _ in 0..3 {
+        out.read_line(&mut line).unwrap();
+    }
+    assert!(line.contains("# Polling threads:    2"), "{line}");
+    let tx = RawSender::new(veth.a()).unwrap();
+    pfring_testkit::queues::send_on_queue(&tx, 0, 2, (0..40).map(|i| udp_frame(i, 60))).unwrap();
+    pfring_testkit::queues::send_on_queue(&tx, 1, 2, (0..60).map(|i| udp_frame(i, 60))).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    // We started this child: signal it by its pid.
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    let last = &err[err
+        .rfind("Absolute Stats: [channel=0]")
+        .expect("final block")..];
+    assert!(
+        last.contains("Absolute Stats: [channel=0][40 pkts rcvd][0 pkts dropped]"),
+        "{last}"
+    );
+    assert!(
+        last.contains("Absolute Stats: [channel=1][60 pkts rcvd][0 pkts dropped]"),
+        "{last}"
+    );
+    assert!(
+        last.contains("[100 pkts rcvd][0 pkts dropped][100 pkts total]"),
+        "{last}"
+    );
+}

@@ -305,6 +305,52 @@ impl RingBuilder {
         self
     }
 
+    /// Opens one ring per RX channel of the device (`pfring_open_multichannel`): any `@…`
+    /// in the name is ignored, the device's channel count is read (ethtool), and `dev@0` ..
+    /// `dev@N-1` are opened with this builder's settings (at most 64). Each ring receives only
+    /// its channel's frames.
+    ///
+    /// # Errors
+    /// As [`RingBuilder::open`]; [`Error::InvalidArgument`] for names that are not one plain
+    /// default-module interface.
+    #[doc(alias = "pfring_open_multichannel")]
+    pub fn open_multichannel(self) -> Result<Vec<Ring>> {
+        let base = match self.device.parse::<DeviceSpec>()? {
+            DeviceSpec::Packet(crate::device::PacketDevice {
+                interfaces: crate::device::Interfaces::List(list),
+                ..
+            }) if list.len() == 1 && list[0].vlan.is_none() => list[0].name.as_str().to_owned(),
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "open_multichannel needs one interface name, not {:?}",
+                    self.device
+                )));
+            }
+        };
+        let channels = {
+            let probe = RingBuilder {
+                device: base.clone(),
+                cfg: RingConfig {
+                    slots: 16,
+                    caplen: 64,
+                    quick_mode: false,
+                    ..self.cfg.clone()
+                },
+            }
+            .open()?;
+            probe.num_rx_channels()?
+        };
+        (0..channels.min(64))
+            .map(|ch| {
+                RingBuilder {
+                    device: format!("{base}@{ch}"),
+                    cfg: self.cfg.clone(),
+                }
+                .open()
+            })
+            .collect()
+    }
+
     /// Opens the ring (not yet enabled).
     ///
     /// # Errors

@@ -716,3 +716,27 @@ fn shared_ring_breakloop_reaches_every_thread() {
     let mut buf = [0u8; 64];
     assert!(shared.recv_into(&mut buf, true).unwrap().is_some());
 }
+
+#[test]
+fn open_multichannel_opens_one_ring_per_rx_queue() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::builder("pfa", "pfb")
+        .queues(2)
+        .create(&ns)
+        .unwrap();
+    // Any @mask in the name is ignored, as in PF_RING.
+    let rings = RingBuilder::new("pfb@1").open_multichannel().unwrap();
+    let devices: Vec<&str> = rings.iter().map(|r| r.device()).collect();
+    assert_eq!(devices, ["pfb@0", "pfb@1"]);
+    for bad in ["pfa,pfb", "pfb.100", "any", "pcap:x.pcap"] {
+        assert!(
+            matches!(
+                RingBuilder::new(bad).open_multichannel(),
+                Err(Error::InvalidArgument(_))
+            ),
+            "{bad}"
+        );
+    }
+    drop(veth);
+}
