@@ -167,6 +167,7 @@ pub(crate) struct RingConfig {
     pub(crate) qdisc_bypass: bool,
     pub(crate) block_timeout_ms: u32,
     pub(crate) replay: bool,
+    pub(crate) ip_defrag: bool,
 }
 
 impl Default for RingConfig {
@@ -187,6 +188,7 @@ impl Default for RingConfig {
             qdisc_bypass: false,
             block_timeout_ms: DEFAULT_BLOCK_TIMEOUT.as_millis() as u32,
             replay: false,
+            ip_defrag: false,
         }
     }
 }
@@ -288,6 +290,16 @@ impl RingBuilder {
     /// at once.
     pub fn block_timeout(mut self, d: Duration) -> Self {
         self.cfg.block_timeout_ms = d.as_millis().clamp(1, 60_000) as u32;
+        self
+    }
+
+    /// Reassemble IPv4 fragments before delivery (the module's `enable_ip_defrag`): the
+    /// ring sees one packet per datagram. Done by the kernel (`PACKET_FANOUT_FLAG_DEFRAG`):
+    /// the ring joins a fanout group of its own (`PACKET_FANOUT_FLAG_UNIQUEID`), or its
+    /// cluster's group with the flag set.
+    #[doc(alias = "enable_ip_defrag")]
+    pub fn ip_defrag(mut self, on: bool) -> Self {
+        self.cfg.ip_defrag = on;
         self
     }
 

@@ -46,6 +46,10 @@ pub(crate) struct PacketBackend {
     pub(crate) kernel_drops: u64,
     pub(crate) kernel_seen: u64,
     bound: bool,
+    /// Reassemble IPv4 fragments (`RingBuilder::ip_defrag`).
+    defrag: bool,
+    /// Whether the socket joined its private defragmenting fanout group.
+    defrag_joined: bool,
     /// The application's BPF filter (compiled for the kernel), run after the binding checks.
     pub(crate) user_filter: Option<crate::filter::Program>,
     tx: Option<TxState>,
@@ -66,6 +70,13 @@ pub(crate) struct TxState {
     max_frame: usize,
     pub(crate) sent: u64,
 }
+
+/// `PACKET_FANOUT_HASH`.
+const PACKET_FANOUT_HASH: u16 = 0;
+/// `PACKET_FANOUT_FLAG_DEFRAG`: reassemble IPv4 fragments before fanout.
+const FANOUT_FLAG_DEFRAG: u16 = 0x8000;
+/// `PACKET_FANOUT_FLAG_UNIQUEID`: the kernel picks an unused group id.
+const FANOUT_FLAG_UNIQUEID: u16 = 0x2000;
 
 /// TX ring slots.
 const TX_SLOTS: usize = 1024;
@@ -214,6 +225,8 @@ impl PacketBackend {
             kernel_drops: 0,
             kernel_seen: 0,
             bound: false,
+            defrag: cfg.ip_defrag,
+            defrag_joined: false,
             user_filter: None,
             tx: None,
             _locks: locks,
@@ -279,7 +292,23 @@ impl PacketBackend {
                 }),
             })?;
         self.bound = true;
-        self.join_cluster()
+        self.join_cluster()?;
+        self.join_private_defrag()
+    }
+
+    /// With `ip_defrag` and no cluster: joins a private one-member fanout group, so every
+    /// frame comes back to this socket after `ip_check_defrag()` reassembled IPv4 fragments.
+    fn join_private_defrag(&mut self) -> Result<()> {
+        if self.defrag && self.cluster.is_none() && !self.defrag_joined {
+            self.sock
+                .join_fanout(
+                    0,
+                    PACKET_FANOUT_HASH | FANOUT_FLAG_DEFRAG | FANOUT_FLAG_UNIQUEID,
+                )
+                .map_err(sys_err("setsockopt(PACKET_FANOUT, defrag)"))?;
+            self.defrag_joined = true;
+        }
+        Ok(())
     }
 
     /// Joins the wanted cluster (see [`crate::cluster`]) if the socket is bound and has not
@@ -291,9 +320,17 @@ impl PacketBackend {
         if m.joined || !self.bound {
             return Ok(());
         }
+        if self.defrag_joined {
+            return Err(Error::InvalidArgument(
+                "an enabled ring with ip_defrag is already in its own fanout group: \
+                 call set_cluster before enable"
+                    .into(),
+            ));
+        }
         let mode = crate::cluster::fanout_mode(m.ty)?;
+        let defrag = if self.defrag { FANOUT_FLAG_DEFRAG } else { 0 };
         self.sock
-            .join_fanout(m.id, mode.fanout_type())
+            .join_fanout(m.id, mode.fanout_type() | defrag)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::EINVAL) => Error::InvalidArgument(format!(
                     "cannot join cluster {}: it exists with another cluster type or on another device",
@@ -348,6 +385,7 @@ impl PacketBackend {
         }
         self.sock = sock;
         self.rx = rx;
+        self.defrag_joined = false;
         if enabled {
             self.apply_filter(cfg)?;
         } else {
@@ -357,6 +395,7 @@ impl PacketBackend {
             self.sock
                 .bind(self.ifindex, ETH_P_ALL)
                 .map_err(sys_err("bind(AF_PACKET)"))?;
+            self.join_private_defrag()?;
         }
         Ok(())
     }
