@@ -19,6 +19,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
 use crate::device::DeviceSpec;
@@ -381,8 +382,17 @@ impl RingBuilder {
         }
         cfg.caplen = cfg.caplen.min(MAX_CAPLEN);
         let backend = match &spec {
+            DeviceSpec::Packet(dev) if matches!(&dev.interfaces, crate::device::Interfaces::List(l) if l.len() > 1) =>
+            {
+                let members = multi::members_of(std::slice::from_ref(dev))?;
+                Backend::Multi(MultiBackend::open(&members, &cfg)?)
+            }
             DeviceSpec::Packet(dev) => {
                 Backend::Packet(PacketBackend::open(&self.device, dev, &cfg)?)
+            }
+            DeviceSpec::Multi(parts) => {
+                let members = multi::members_of(parts)?;
+                Backend::Multi(MultiBackend::open(&members, &cfg)?)
             }
             DeviceSpec::Pcap(path) => Backend::Pcap(PcapBackend::open(path, cfg.replay)?),
             other => {
@@ -405,6 +415,7 @@ impl RingBuilder {
             })?),
             recv_count: 0,
             burst: Box::new([RawFrame::default(); MAX_BURST]),
+            burst_member: 0,
             last_rx: None,
         })
     }
@@ -414,7 +425,36 @@ impl RingBuilder {
 #[derive(Debug)]
 enum Backend {
     Packet(PacketBackend),
+    /// Several devices, one socket each (`eth0,eth1`, `multi:eth0;eth1`).
+    Multi(MultiBackend),
     Pcap(PcapBackend),
+}
+
+impl Backend {
+    /// The AF_PACKET sockets behind the ring: one, one per member, or none (files).
+    fn sockets(&self) -> &[PacketBackend] {
+        match self {
+            Backend::Packet(b) => std::slice::from_ref(b),
+            Backend::Multi(m) => &m.members,
+            Backend::Pcap(_) => &[],
+        }
+    }
+
+    fn sockets_mut(&mut self) -> &mut [PacketBackend] {
+        match self {
+            Backend::Packet(b) => std::slice::from_mut(b),
+            Backend::Multi(m) => &mut m.members,
+            Backend::Pcap(_) => &mut [],
+        }
+    }
+}
+
+/// [`Error::NotSupported`] for transmitting on a multi-device ring.
+fn multi_send() -> Error {
+    Error::NotSupported {
+        op: "sending on a multi-device ring",
+        backend: "multi",
+    }
 }
 
 /// A handle that breaks a ring's blocking receive or loop from another thread.
@@ -461,6 +501,8 @@ pub struct Ring {
     breaker: Arc<Breaker>,
     recv_count: u64,
     burst: Box<[RawFrame; MAX_BURST]>,
+    /// The member of a multi-device ring whose frames `burst` holds.
+    burst_member: usize,
     /// The last frame handed out; its block stays held until the reader moves past it.
     last_rx: Option<RawFrame>,
 }
@@ -495,9 +537,8 @@ impl Ring {
         if self.enabled {
             return Ok(());
         }
-        match &mut self.backend {
-            Backend::Packet(b) => b.enable(&self.cfg)?,
-            Backend::Pcap(_) => {}
+        for b in self.backend.sockets_mut() {
+            b.enable(&self.cfg)?;
         }
         self.enabled = true;
         Ok(())
@@ -512,12 +553,9 @@ impl Ring {
         if !self.enabled {
             return Ok(());
         }
-        match &mut self.backend {
-            Backend::Packet(b) => {
-                b.disable()?;
-                b.update_stats()?;
-            }
-            Backend::Pcap(_) => {}
+        for b in self.backend.sockets_mut() {
+            b.disable()?;
+            b.update_stats()?;
         }
         self.enabled = false;
         Ok(())
@@ -575,12 +613,12 @@ impl Ring {
         let watermark = usize::from(self.cfg.watermark.max(1));
         // Bounded: every pass sleeps until the deadline or a wake-up.
         loop {
-            let b = match &mut self.backend {
-                Backend::Packet(b) => b,
+            let ready = match &self.backend {
+                Backend::Packet(b) => b.rx.ready_frames(watermark),
+                Backend::Multi(m) => m.members.iter().map(|b| b.rx.ready_frames(watermark)).sum(),
                 // A file is always readable until its end.
                 Backend::Pcap(p) => return Ok(usize::from(!p.end_of_file())),
             };
-            let ready = b.rx.ready_frames(watermark);
             if ready >= watermark || self.breaker.is_set() {
                 return Ok(ready);
             }
@@ -627,8 +665,10 @@ impl Ring {
     #[doc(alias = "pfring_recv")]
     pub fn recv(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
         self.check_recv()?;
-        if let Backend::Pcap(_) = self.backend {
-            return self.recv_file();
+        match self.backend {
+            Backend::Pcap(_) => return self.recv_file(),
+            Backend::Multi(_) => return self.recv_multi(wait),
+            Backend::Packet(_) => {}
         }
         loop {
             let Backend::Packet(b) = &mut self.backend else {
@@ -657,6 +697,46 @@ impl Ring {
                 }));
             }
             b.rx.release();
+            if !wait {
+                return Ok(None);
+            }
+            if self.breaker.is_set() {
+                self.consume_break();
+                return Ok(None);
+            }
+            let d = self.cfg.poll_duration;
+            self.wait_readable(d)?;
+        }
+    }
+
+    /// [`Ring::recv`] on a multi-device ring: the members in turn.
+    fn recv_multi(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
+        loop {
+            let Backend::Multi(m) = &mut self.backend else {
+                unreachable!("multi-device rings only");
+            };
+            if let Some((member, f)) = m.next_frame() {
+                let mut header = self.header_of(&f);
+                let Backend::Multi(m) = &mut self.backend else {
+                    unreachable!("multi-device rings only");
+                };
+                let rx = &mut m.members[member].rx;
+                if self.cfg.long_header {
+                    header.extended_hdr.pkt_hash =
+                        long_header_hash(rx.frame_bytes(&f, header.caplen));
+                }
+                self.recv_count += 1;
+                // Sending is not supported on multi-device rings: no last packet to re-send.
+                self.last_rx = None;
+                return Ok(Some(Packet {
+                    header,
+                    source: Source::Tpacket {
+                        ring: rx,
+                        frame: f,
+                        caplen: header.caplen,
+                    },
+                }));
+            }
             if !wait {
                 return Ok(None);
             }
@@ -726,7 +806,7 @@ impl Ring {
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
     pub fn end_of_file(&self) -> bool {
         match &self.backend {
-            Backend::Packet(_) => false,
+            Backend::Packet(_) | Backend::Multi(_) => false,
             Backend::Pcap(p) => p.end_of_file(),
         }
     }
@@ -734,7 +814,7 @@ impl Ring {
     /// Hands every read frame back to the kernel before sleeping (see
     /// `RxRing::release_all_read`); the last received packet is no longer kept.
     fn release_for_wait(&mut self) {
-        if let Backend::Packet(b) = &mut self.backend {
+        for b in self.backend.sockets_mut() {
             b.rx.release_all_read();
         }
         self.last_rx = None;
@@ -782,6 +862,9 @@ impl Ring {
             let len = usize::from(self.recv_file()?.is_some());
             return Ok(Burst { ring: self, len });
         }
+        if let Backend::Multi(_) = self.backend {
+            return self.recv_burst_multi(max, wait);
+        }
         let mut n = 0;
         loop {
             let Backend::Packet(b) = &mut self.backend else {
@@ -810,6 +893,28 @@ impl Ring {
         } else {
             self.last_rx = Some(self.burst[n - 1]);
         }
+        self.recv_count += n as u64;
+        Ok(Burst { ring: self, len: n })
+    }
+
+    /// [`Ring::recv_burst`] on a multi-device ring: one member per burst, in turn.
+    fn recv_burst_multi(&mut self, max: usize, wait: bool) -> Result<Burst<'_>> {
+        let (member, n) = loop {
+            let Backend::Multi(m) = &mut self.backend else {
+                unreachable!("multi-device rings only");
+            };
+            let (member, n) = m.next_burst(&mut self.burst[..max]);
+            if n > 0 || !wait || self.breaker.is_set() {
+                break (member, n);
+            }
+            let d = self.cfg.poll_duration;
+            self.wait_readable(d)?;
+        };
+        if n == 0 && wait {
+            self.consume_break();
+        }
+        self.burst_member = member;
+        self.last_rx = None;
         self.recv_count += n as u64;
         Ok(Burst { ring: self, len: n })
     }
@@ -881,6 +986,7 @@ impl Ring {
     pub fn is_packet_available(&self) -> bool {
         match &self.backend {
             Backend::Packet(b) => b.rx.has_frame(),
+            Backend::Multi(m) => m.members.iter().any(|b| b.rx.has_frame()),
             Backend::Pcap(p) => !p.end_of_file(),
         }
     }
@@ -890,6 +996,12 @@ impl Ring {
     pub fn num_queued_packets(&self) -> u32 {
         match &self.backend {
             Backend::Packet(b) => b.rx.ready_frames(1_000_000) as u32,
+            Backend::Multi(m) => m
+                .members
+                .iter()
+                .map(|b| b.rx.ready_frames(1_000_000))
+                .sum::<usize>()
+                .min(1_000_000) as u32,
             Backend::Pcap(p) => u32::from(!p.end_of_file()),
         }
     }
@@ -928,7 +1040,8 @@ impl Ring {
     }
 
     /// Packets received by the application and packets the kernel dropped (ring full), since
-    /// the ring was opened.
+    /// the ring was opened. On a multi-device ring: the totals over all devices (see
+    /// [`Ring::device_stats`]).
     ///
     /// # Errors
     /// `PACKET_STATISTICS` failure.
@@ -942,10 +1055,50 @@ impl Ring {
                     drop: b.kernel_drops,
                 })
             }
+            Backend::Multi(m) => {
+                let mut drop = 0;
+                for b in &mut m.members {
+                    b.update_stats()?;
+                    drop += b.kernel_drops;
+                }
+                Ok(Stats {
+                    recv: self.recv_count,
+                    drop,
+                })
+            }
             Backend::Pcap(p) => Ok(Stats {
                 recv: self.recv_count,
                 drop: p.skipped,
             }),
+        }
+    }
+
+    /// Statistics per device: `(device, stats)` for each member of a multi-device ring
+    /// (`eth0,eth1`, `multi:eth0;eth1`) in the order given; one entry (the ring's device name
+    /// and [`Ring::stats`]) for any other ring. The entries add up to [`Ring::stats`].
+    ///
+    /// # Errors
+    /// As [`Ring::stats`].
+    pub fn device_stats(&mut self) -> Result<Vec<(String, Stats)>> {
+        match &mut self.backend {
+            Backend::Multi(m) => {
+                let mut out = Vec::with_capacity(m.members.len());
+                for (i, b) in m.members.iter_mut().enumerate() {
+                    b.update_stats()?;
+                    out.push((
+                        m.names[i].clone(),
+                        Stats {
+                            recv: m.delivered[i],
+                            drop: b.kernel_drops,
+                        },
+                    ));
+                }
+                Ok(out)
+            }
+            Backend::Packet(_) | Backend::Pcap(_) => {
+                let st = self.stats()?;
+                Ok(vec![(self.device.clone(), st)])
+            }
         }
     }
 
@@ -971,6 +1124,25 @@ impl Ring {
                     return Err(e);
                 }
             }
+            Backend::Multi(m) => {
+                let prog =
+                    crate::filter::Program::compile_for(expr, crate::filter::Target::Kernel)?;
+                let old: Vec<_> = m
+                    .members
+                    .iter_mut()
+                    .map(|b| b.user_filter.replace(prog.clone()))
+                    .collect();
+                if self.enabled
+                    && let Err(e) = m.members.iter().try_for_each(|b| b.apply_filter(&self.cfg))
+                {
+                    // Put every member back on its previous filter (best effort).
+                    for (b, o) in m.members.iter_mut().zip(old) {
+                        b.user_filter = o;
+                        let _ = b.apply_filter(&self.cfg);
+                    }
+                    return Err(e);
+                }
+            }
             Backend::Pcap(p) => {
                 p.filter = Some(crate::filter::Program::compile_for(
                     expr,
@@ -988,10 +1160,12 @@ impl Ring {
     #[doc(alias = "pfring_remove_bpf_filter")]
     pub fn remove_bpf_filter(&mut self) -> Result<()> {
         match &mut self.backend {
-            Backend::Packet(b) => {
-                b.user_filter = None;
-                if self.enabled {
-                    b.apply_filter(&self.cfg)?;
+            Backend::Packet(_) | Backend::Multi(_) => {
+                for b in self.backend.sockets_mut() {
+                    b.user_filter = None;
+                    if self.enabled {
+                        b.apply_filter(&self.cfg)?;
+                    }
                 }
             }
             Backend::Pcap(p) => p.filter = None,
@@ -1013,11 +1187,20 @@ impl Ring {
     /// [`ClusterType::PerFlowIpWithDupTuple`]: crate::ClusterType::PerFlowIpWithDupTuple
     #[doc(alias = "pfring_set_cluster")]
     pub fn set_cluster(&mut self, id: u16, ty: crate::ClusterType) -> Result<()> {
-        let Backend::Packet(b) = &mut self.backend else {
-            return Err(Error::NotSupported {
-                op: "clusters",
-                backend: "pcap",
-            });
+        let b = match &mut self.backend {
+            Backend::Packet(b) => b,
+            Backend::Multi(_) => {
+                return Err(Error::NotSupported {
+                    op: "clusters on a multi-device ring",
+                    backend: "multi",
+                });
+            }
+            Backend::Pcap(_) => {
+                return Err(Error::NotSupported {
+                    op: "clusters",
+                    backend: "pcap",
+                });
+            }
         };
         crate::cluster::fanout_mode(ty)?;
         match b.cluster {
@@ -1055,7 +1238,7 @@ impl Ring {
         self.release_for_wait();
         match &mut self.backend {
             Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
-            Backend::Pcap(_) => Ok(()),
+            Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
         }
     }
 
@@ -1063,7 +1246,7 @@ impl Ring {
     pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
         match &self.backend {
             Backend::Packet(b) => b.cluster.map(|m| (m.id, m.ty)),
-            Backend::Pcap(_) => None,
+            Backend::Multi(_) | Backend::Pcap(_) => None,
         }
     }
 
@@ -1074,10 +1257,12 @@ impl Ring {
     #[doc(alias = "pfring_set_direction")]
     pub fn set_direction(&mut self, d: Direction) -> Result<()> {
         self.cfg.direction = d;
-        match &self.backend {
-            Backend::Packet(b) if self.enabled => b.apply_filter(&self.cfg),
-            Backend::Packet(_) | Backend::Pcap(_) => Ok(()),
+        if self.enabled {
+            for b in self.backend.sockets() {
+                b.apply_filter(&self.cfg)?;
+            }
         }
+        Ok(())
     }
 
     /// The direction in force.
@@ -1125,7 +1310,8 @@ impl Ring {
         self.app_name.as_deref()
     }
 
-    /// The bound device's MAC address (all zeros for `any`, `none` and loopback).
+    /// The bound device's MAC address (all zeros for `any`, `none`, loopback and
+    /// multi-device rings).
     ///
     /// # Errors
     /// `SIOCGIFHWADDR` failure.
@@ -1137,38 +1323,41 @@ impl Ring {
                 Some(n) => iface::mac_address(n)
                     .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", n)),
             },
-            Backend::Pcap(_) => Ok([0; 6]),
+            Backend::Multi(_) | Backend::Pcap(_) => Ok([0; 6]),
         }
     }
 
-    /// The bound device's interface index (0 for `any` / `none`).
+    /// The bound device's interface index (0 for `any` / `none` and multi-device rings; their
+    /// packets carry their device's index in the header's `if_index`).
     #[doc(alias = "pfring_get_bound_device_ifindex")]
     pub fn bound_device_ifindex(&self) -> i32 {
         match &self.backend {
             Backend::Packet(b) => b.ifindex,
-            Backend::Pcap(_) => 0,
+            Backend::Multi(_) | Backend::Pcap(_) => 0,
         }
     }
 
     /// Number of RX channels (queues) of the bound device, from ethtool (1 when the driver
-    /// reports none).
+    /// reports none). On a multi-device ring: the smallest count among its devices.
     ///
     /// # Errors
     /// The ethtool request failed for another reason than "not supported".
     #[doc(alias = "pfring_get_num_rx_channels")]
     pub fn num_rx_channels(&self) -> Result<u8> {
-        match &self.backend {
-            Backend::Packet(b) => match &b.ifname {
-                None => Ok(1),
+        let mut min: Option<u8> = None;
+        for b in self.backend.sockets() {
+            let c = match &b.ifname {
+                None => 1,
                 Some(n) => iface::rx_channels(n)
                     .map(|c| c.min(64) as u8)
-                    .map_err(|e| Error::from_os("SIOCETHTOOL", e, "ethtool", "none", n)),
-            },
-            Backend::Pcap(_) => Ok(1),
+                    .map_err(|e| Error::from_os("SIOCETHTOOL", e, "ethtool", "none", n))?,
+            };
+            min = Some(min.map_or(c, |m| m.min(c)));
         }
+        Ok(min.unwrap_or(1))
     }
 
-    /// The bound device's MTU.
+    /// The bound device's MTU (on a multi-device ring: the smallest of its devices').
     ///
     /// # Errors
     /// `SIOCGIFMTU` failure; [`Error::NotSupported`] for unbound rings.
@@ -1184,6 +1373,16 @@ impl Ring {
                     iface::mtu(n).map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", n))
                 }
             },
+            Backend::Multi(m) => {
+                let mut min = u32::MAX;
+                for b in &m.members {
+                    let n = b.ifname.as_deref().unwrap_or_default();
+                    let mtu = iface::mtu(n)
+                        .map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", n))?;
+                    min = min.min(mtu);
+                }
+                Ok(min)
+            }
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "mtu",
                 backend: "pcap",
@@ -1205,6 +1404,17 @@ impl Ring {
                 sec: u64::from(sec),
                 nsec,
             }),
+            // The member the next receive reads from.
+            Backend::Multi(m) => {
+                let i = m.next_ready()?;
+                m.members[i]
+                    .rx
+                    .peek_timestamp()
+                    .map(|(sec, nsec)| Timestamp {
+                        sec: u64::from(sec),
+                        nsec,
+                    })
+            }
             // Reading ahead would consume the record: files do not peek.
             Backend::Pcap(_) => None,
         }
@@ -1225,6 +1435,7 @@ impl Ring {
     pub fn ring_memory(&self) -> usize {
         match &self.backend {
             Backend::Packet(b) => b.rx.memory(),
+            Backend::Multi(m) => m.members.iter().map(|b| b.rx.memory()).sum(),
             Backend::Pcap(_) => 0,
         }
     }
@@ -1252,7 +1463,8 @@ impl Ring {
     /// # Errors
     /// [`Error::RingNotEnabled`], [`Error::WrongSocketMode`] on a receive-only ring,
     /// [`Error::FrameTooLarge`] (over MTU + 18), [`Error::FrameTooShort`],
-    /// [`Error::NoTxSlotAvailable`], [`Error::NotSupported`] for rings bound to `any`/`none`.
+    /// [`Error::NoTxSlotAvailable`], [`Error::NotSupported`] for rings bound to `any`/`none`
+    /// and for multi-device rings (`eth0,eth1`: PF_RING has no send on them either).
     #[doc(alias = "pfring_send")]
     pub fn send(&mut self, frame: &[u8], flush: bool) -> Result<()> {
         self.check_send()?;
@@ -1260,6 +1472,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.send(frame, flush, wm, bypass),
+            Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1275,7 +1488,7 @@ impl Ring {
     pub fn flush_tx_packets(&mut self) -> Result<()> {
         match &mut self.backend {
             Backend::Packet(b) => b.flush_tx(),
-            Backend::Pcap(_) => Ok(()),
+            Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
         }
     }
 
@@ -1301,6 +1514,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
+            Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1313,7 +1527,7 @@ impl Ring {
     pub fn tx_stats(&self) -> (u64, usize) {
         match &self.backend {
             Backend::Packet(b) => b.tx_counts(),
-            Backend::Pcap(_) => (0, 0),
+            Backend::Multi(_) | Backend::Pcap(_) => (0, 0),
         }
     }
 
@@ -1332,6 +1546,7 @@ impl Ring {
         }
         match &mut self.backend {
             Backend::Packet(b) => b.send_ifindex(frame, ifindex),
+            Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1369,6 +1584,7 @@ impl Ring {
                         })
                     })
             }
+            Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1403,6 +1619,7 @@ impl AsFd for Ring {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match &self.backend {
             Backend::Packet(b) => b.fd(),
+            Backend::Multi(m) => m.fd(),
             Backend::Pcap(p) => p.fd(),
         }
     }
@@ -1454,6 +1671,11 @@ impl Burst<'_> {
         // Device rings fill `burst`; a file ring holds at most its current record.
         let (rx, frames, file) = match &ring.backend {
             Backend::Packet(b) => (Some(&b.rx), &ring.burst[..self.len], None),
+            Backend::Multi(m) => (
+                m.members.get(ring.burst_member).map(|b| &b.rx),
+                &ring.burst[..self.len],
+                None,
+            ),
             Backend::Pcap(p) => (None, &ring.burst[..0], (self.len == 1).then_some(p)),
         };
         let long = ring.cfg.long_header;
@@ -1479,8 +1701,14 @@ impl Burst<'_> {
 
 impl Drop for Burst<'_> {
     fn drop(&mut self) {
-        if let Backend::Packet(b) = &mut self.ring.backend {
-            b.rx.release();
+        match &mut self.ring.backend {
+            Backend::Packet(b) => b.rx.release(),
+            Backend::Multi(m) => {
+                if let Some(b) = m.members.get_mut(self.ring.burst_member) {
+                    b.rx.release();
+                }
+            }
+            Backend::Pcap(_) => {}
         }
     }
 }

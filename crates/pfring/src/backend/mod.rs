@@ -10,8 +10,12 @@
 //!   backend lost because the application did not keep up (accumulated, never reset).
 //! - the selectable fd becomes readable when packets are queued.
 //!
-//! Modules without a backend yet (`xdp:`, `zc:`, `multi:`, `userspace:`, `stack:`)
+//! Several devices (`eth0,eth1`, `eth0;eth1`, `multi:eth0;eth1`) are served by `multi`, one
+//! default-module socket per device.
+//!
+//! Modules without a backend yet (`xdp:`, `zc:`, `userspace:`, `stack:`)
 //! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
 
+pub(crate) mod multi;
 pub(crate) mod packet;
 pub(crate) mod pcap_file;

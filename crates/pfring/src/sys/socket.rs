@@ -383,6 +383,47 @@ pub fn poll_in(
     })
 }
 
+/// An `epoll(7)` set watching several descriptors for input. The set itself is readable
+/// (to `poll(2)`, or inside another epoll set) while any member is: a multi-device ring hands
+/// it out as its one selectable descriptor.
+#[derive(Debug)]
+pub struct EpollSet {
+    fd: OwnedFd,
+}
+
+impl AsFd for EpollSet {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl EpollSet {
+    /// A close-on-exec epoll set watching every fd of `fds` for `EPOLLIN` (level-triggered).
+    /// A member that is closed leaves the set by itself.
+    pub fn new(fds: &[BorrowedFd<'_>]) -> io::Result<Self> {
+        // SAFETY: plain syscall; the fd is owned below.
+        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: `fd` is fresh and unowned.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        for (i, member) in fds.iter().enumerate() {
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: i as u64,
+            };
+            // SAFETY: both descriptors are open; `ev` is a valid epoll_event.
+            cvt(unsafe {
+                libc::epoll_ctl(
+                    fd.as_raw_fd(),
+                    libc::EPOLL_CTL_ADD,
+                    member.as_raw_fd(),
+                    &raw mut ev,
+                )
+            })?;
+        }
+        Ok(EpollSet { fd })
+    }
+}
+
 /// A non-blocking `eventfd(2)`, used to wake a blocked poll from another thread or a signal
 /// handler.
 #[derive(Debug)]
