@@ -765,3 +765,63 @@ fn pfcount_multichannel_counts_each_rx_channel() {
         "{last}"
     );
 }
+
+#[test]
+fn two_pwrite_processes_in_one_cluster_save_every_packet_once() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "pca", "pcb").unwrap();
+    let dir = std::env::temp_dir().join(format!("pwrite-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [dir.join("a.pcap"), dir.join("b.pcap")];
+    let mut children = Vec::new();
+    for f in &files {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pwrite"))
+            .args(["-i", "pcb", "-c", "7", "-w", f.to_str().unwrap()])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        err.read_line(&mut line).unwrap();
+        assert!(line.contains("Dump file path"), "{line}");
+        children.push((child, err));
+    }
+    let tx = RawSender::new(veth.a()).unwrap();
+    let frames: Vec<_> = (0..600u64)
+        .map(|i| {
+            FrameBuilder::udp()
+                .ports(20_000 + (i % 40) as u16, 53)
+                .build_len(i, 90)
+        })
+        .collect();
+    tx.send_all(&frames).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    for (child, _) in &children {
+        // We started these children: signal them by pid.
+        let st = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    for (mut child, _) in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let mut saved: Vec<Vec<u8>> = files
+        .iter()
+        .flat_map(|f| read_records(f))
+        .map(|(_, d, _)| d)
+        .collect();
+    let counts: Vec<usize> = files.iter().map(|f| read_records(f).len()).collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(counts.iter().all(|&n| n > 0), "{counts:?}");
+    saved.sort();
+    let mut want = frames.clone();
+    want.sort();
+    assert_eq!(
+        saved, want,
+        "every frame saved exactly once across the cluster"
+    );
+}

@@ -11,13 +11,14 @@ use pfring::{BreakHandle, Error, RingBuilder};
 
 const USAGE: &str = "pwrite - (C) pfring-rs: capture packets to a file (PF_RING pfwrite)
 
-pwrite -i <device> -w <dump file> [-f <bpf>] [-F <pcap|pcap-ns|pcapng>] [-l <caplen>] [-N <num>]
+pwrite -i <device> -w <dump file> [-f <bpf>] [-c <cluster id>] [-F <pcap|pcap-ns|pcapng>] [-l <caplen>] [-N <num>]
        [--ring-mb <MiB>]
 
 -h              Print this help
 -i <device>     Device to capture from (any pfring-rs device name, also pcap:file)
 -w <file>       File to write ('-' = standard output)
 -f <bpf>        Save only packets matching this BPF filter (tcpdump syntax)
+-c <cluster id> Join this cluster (5-tuple hash): several pwrite processes split the traffic
 -F <format>     pcap (microseconds, default), pcap-ns (nanoseconds) or pcapng
 -l <caplen>     Bytes saved per packet (default 1520, as PF_RING's pfwrite)
 -N <num>        Stop after <num> packets
@@ -28,6 +29,7 @@ pwrite -i <device> -w <dump file> [-f <bpf>] [-F <pcap|pcap-ns|pcapng>] [-l <cap
 struct Opts {
     device: String,
     filter: Option<String>,
+    cluster: Option<u16>,
     path: String,
     format: Format,
     caplen: u32,
@@ -37,7 +39,7 @@ struct Opts {
 
 fn parse_args() -> Result<Option<Opts>> {
     use lexopt::prelude::*;
-    let (mut device, mut path, mut filter) = (None, None, None);
+    let (mut device, mut path, mut filter, mut cluster) = (None, None, None, None);
     let mut format = Format::Pcap(TsResolution::Micro);
     let (mut caplen, mut max, mut ring_mb) = (1520u32, 0u64, 64usize);
     let mut p = lexopt::Parser::from_env();
@@ -50,6 +52,7 @@ fn parse_args() -> Result<Option<Opts>> {
             Short('i') => device = Some(p.value()?.string()?),
             Short('w') => path = Some(p.value()?.string()?),
             Short('f') => filter = Some(p.value()?.string()?),
+            Short('c') => cluster = Some(p.value()?.parse().context("-c <cluster id>")?),
             Short('F') => {
                 format = match p.value()?.string()?.as_str() {
                     "pcap" => Format::Pcap(TsResolution::Micro),
@@ -70,6 +73,7 @@ fn parse_args() -> Result<Option<Opts>> {
     Ok(Some(Opts {
         device,
         filter,
+        cluster,
         path,
         format,
         caplen,
@@ -87,6 +91,9 @@ fn run(o: Opts) -> Result<()> {
     ring.set_application_name("pwrite")?;
     if let Some(f) = &o.filter {
         ring.set_bpf_filter(f)?;
+    }
+    if let Some(id) = o.cluster {
+        ring.set_cluster(id, pfring::ClusterType::PerFlow5Tuple)?;
     }
     let out: Box<dyn std::io::Write> = if o.path == "-" {
         Box::new(std::io::stdout().lock())
