@@ -1592,17 +1592,31 @@ impl Ring {
         }
     }
 
-    /// PF_RING's send-with-timestamp. The default module has no transmit timestamps to
-    /// report (PF_RING itself only has them on ZC devices with hardware TX timestamping).
+    /// Transmits `frame` at once and returns when it left (`pfring_send_get_time`): the
+    /// device's hardware transmit timestamp where it stamps transmitted frames, else the
+    /// kernel's software timestamp taken as the driver takes the frame (`SO_TIMESTAMPING`
+    /// transmit stamps read from the socket's error queue). Sent without the TX ring.
     ///
     /// # Errors
-    /// Always [`Error::NotSupported`] on this backend.
+    /// As [`Ring::send`]; [`Error::NotSupported`] when the device reports no timestamp within
+    /// a second (its driver does not call `skb_tx_timestamp`), on `any`/`none`, files and
+    /// multi-device rings.
     #[doc(alias = "pfring_send_get_time")]
-    pub fn send_get_time(&mut self, _frame: &[u8]) -> Result<Timestamp> {
-        Err(Error::NotSupported {
-            op: "send_get_time (transmit timestamps need hardware TX timestamping)",
-            backend: "packet",
-        })
+    pub fn send_get_time(&mut self, frame: &[u8]) -> Result<Timestamp> {
+        self.check_send()?;
+        match &mut self.backend {
+            Backend::Packet(b) => {
+                let (sec, nsec) = b.send_get_time(frame)?;
+                Ok(Timestamp {
+                    sec: sec.max(0) as u64,
+                    nsec: nsec.clamp(0, 999_999_999) as u32,
+                })
+            }
+            _ => Err(Error::NotSupported {
+                op: "send_get_time",
+                backend: self.spec.module(),
+            }),
+        }
     }
 
     /// Wraps the ring for use from several threads (`PF_RING_REENTRANT`).

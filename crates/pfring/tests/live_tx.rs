@@ -118,10 +118,26 @@ fn send_errors_are_specific() {
         Err(Error::FrameTooShort { len: 10 })
     ));
     assert_eq!(collect(&rx, 3).len(), 2, "only the valid frames went out");
-    assert!(matches!(
-        ring.send_get_time(&udp_frame(0, 60)),
-        Err(Error::NotSupported { .. })
-    ));
+    // A transmit timestamp: veth's driver stamps frames as it takes them (skb_tx_timestamp).
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    };
+    let before = now();
+    let ts = ring.send_get_time(&udp_frame(77, 60)).unwrap();
+    let after = now();
+    assert!(
+        ts.as_nanos() >= before && ts.as_nanos() <= after,
+        "{before} <= {} <= {after}",
+        ts.as_nanos()
+    );
+    assert_eq!(
+        collect(&rx, 1),
+        vec![udp_frame(77, 60)],
+        "the stamped frame went out"
+    );
 
     let mut ro = RingBuilder::new(veth.a())
         .socket_mode(SocketMode::RecvOnly)
@@ -136,6 +152,10 @@ fn send_errors_are_specific() {
     any.enable().unwrap();
     assert!(matches!(
         any.send(&udp_frame(0, 60), true),
+        Err(Error::NotSupported { .. })
+    ));
+    assert!(matches!(
+        any.send_get_time(&udp_frame(0, 60)),
         Err(Error::NotSupported { .. })
     ));
 }

@@ -53,6 +53,8 @@ pub(crate) struct PacketBackend {
     /// The application's BPF filter (compiled for the kernel), run after the binding checks.
     pub(crate) user_filter: Option<crate::filter::Program>,
     tx: Option<TxState>,
+    /// A socket with transmit timestamps on, for `send_get_time` (created on first use).
+    ts_sock: Option<PacketSocket>,
     _locks: Vec<ExclusiveLock>,
     /// The cluster (fanout group) this ring is in or will join when bound.
     pub(crate) cluster: Option<crate::cluster::Membership>,
@@ -229,6 +231,7 @@ impl PacketBackend {
             defrag_joined: false,
             user_filter: None,
             tx: None,
+            ts_sock: None,
             _locks: locks,
             cluster: None,
         };
@@ -535,6 +538,47 @@ impl PacketBackend {
             Some(tx) => (tx.sent, tx.ring.in_flight()),
             None => (0, 0),
         }
+    }
+
+    /// Sends `frame` on the bound device and returns its transmit timestamp (hardware where
+    /// the device stamps transmitted frames, else the kernel's software stamp taken when the
+    /// driver hands the frame over, `skb_tx_timestamp`).
+    pub(crate) fn send_get_time(&mut self, frame: &[u8]) -> Result<(i64, i64)> {
+        if frame.len() < 14 {
+            return Err(Error::FrameTooShort { len: frame.len() });
+        }
+        if self.ifname.is_none() {
+            return Err(Error::NotSupported {
+                op: "send_get_time on a ring bound to `any` or `none`",
+                backend: "packet",
+            });
+        }
+        if self.ts_sock.is_none() {
+            let sock = PacketSocket::new(0).map_err(sys_err("socket(AF_PACKET)"))?;
+            sock.enable_tx_timestamps()
+                .map_err(sys_err("setsockopt(SO_TIMESTAMPING)"))?;
+            sock.bind(self.ifindex, 0)
+                .map_err(sys_err("bind(AF_PACKET, timestamps)"))?;
+            self.ts_sock = Some(sock);
+        }
+        let sock = self.ts_sock.as_ref().expect("created above");
+        sock.send_to(frame, self.ifindex)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EMSGSIZE) => Error::FrameTooLarge {
+                    len: frame.len(),
+                    max: 0,
+                },
+                _ => Error::Syscall(SyscallError {
+                    call: "sendto(AF_PACKET)",
+                    source: e,
+                }),
+            })?;
+        sock.recv_tx_timestamp(std::time::Duration::from_secs(1))
+            .map_err(sys_err("recvmsg(MSG_ERRQUEUE)"))?
+            .ok_or(Error::NotSupported {
+                op: "send_get_time: the device reported no transmit timestamp",
+                backend: "packet",
+            })
     }
 
     /// Sends `frame` on interface `ifindex` (blocking, no ring).

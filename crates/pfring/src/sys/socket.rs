@@ -234,6 +234,105 @@ impl PacketSocket {
         }
     }
 
+    /// `SO_TIMESTAMPING` with software (and, where the device has them, hardware) transmit
+    /// timestamps reported on the error queue, without the packet (`OPT_TSONLY`).
+    pub fn enable_tx_timestamps(&self) -> io::Result<()> {
+        const TX_HARDWARE: u32 = 1 << 0;
+        const TX_SOFTWARE: u32 = 1 << 1;
+        const SOFTWARE: u32 = 1 << 4;
+        const RAW_HARDWARE: u32 = 1 << 6;
+        const OPT_TSONLY: u32 = 1 << 11;
+        let flags = TX_HARDWARE | TX_SOFTWARE | SOFTWARE | RAW_HARDWARE | OPT_TSONLY;
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_TIMESTAMPING, &flags)
+    }
+
+    /// Waits up to `timeout` for a transmit timestamp on the error queue (`MSG_ERRQUEUE`,
+    /// `SCM_TIMESTAMPING`); returns `(sec, nsec)`, the hardware stamp when the device gave
+    /// one, else the software stamp, or `None` when none came.
+    pub fn recv_tx_timestamp(&self, timeout: Duration) -> io::Result<Option<(i64, i64)>> {
+        let deadline = std::time::Instant::now() + timeout;
+        // Bounded: at most 64 error-queue messages are looked at.
+        for _ in 0..64 {
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: 0, // POLLERR is always reported
+                revents: 0,
+            };
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, poll_millis(left)) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EINTR) {
+                    return Err(e);
+                }
+            }
+            let mut data = [0u8; 64];
+            let mut control = [0u64; 64];
+            let mut iov = libc::iovec {
+                iov_base: data.as_mut_ptr().cast(),
+                iov_len: data.len(),
+            };
+            // SAFETY: all-zero is a valid msghdr; the buffers set below outlive the call.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control);
+            // SAFETY: `msg` points at live buffers of the given sizes.
+            let n = unsafe {
+                libc::recvmsg(
+                    self.fd.as_raw_fd(),
+                    &mut msg,
+                    libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                // SAFETY: the kernel filled `msg_controllen` bytes of `control`; the CMSG
+                // macros only walk headers inside that range.
+                let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+                while !cmsg.is_null() {
+                    // SAFETY: `cmsg` is a header inside the control buffer (checked non-null).
+                    let c = unsafe { &*cmsg };
+                    if c.cmsg_level == libc::SOL_SOCKET && c.cmsg_type == libc::SCM_TIMESTAMPING {
+                        let mut ts = [libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 0,
+                        }; 3];
+                        // SAFETY: an SCM_TIMESTAMPING payload is three timespecs
+                        // (struct scm_timestamping); read unaligned into a local copy.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                libc::CMSG_DATA(cmsg),
+                                ts.as_mut_ptr().cast::<u8>(),
+                                std::mem::size_of_val(&ts),
+                            );
+                        }
+                        let pick = if ts[2].tv_sec != 0 || ts[2].tv_nsec != 0 {
+                            ts[2]
+                        } else {
+                            ts[0]
+                        };
+                        if pick.tv_sec != 0 || pick.tv_nsec != 0 {
+                            return Ok(Some((pick.tv_sec, pick.tv_nsec)));
+                        }
+                    }
+                    // SAFETY: walks to the next header inside the same control buffer.
+                    cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+                }
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EAGAIN) {
+                return Err(e);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
     /// `PACKET_IGNORE_OUTGOING`: do not capture frames this host transmits.
     pub fn set_ignore_outgoing(&self, on: bool) -> io::Result<()> {
         self.setsockopt(
