@@ -270,7 +270,7 @@ impl PacketBackend {
             cfg.caplen,
             self.user_filter.as_ref(),
         );
-        crate::filter::bpf::insn::validate(&to_insns(&prog))?;
+        crate::filter::bpf::insn::validate(&prog)?;
         self.sock
             .attach_filter(&prog)
             .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
@@ -348,17 +348,8 @@ impl PacketBackend {
                 }),
             })?;
         if let crate::cluster::FanoutMode::Hash(prog) = &mode {
-            let prog: Vec<SockFilter> = prog
-                .iter()
-                .map(|i| SockFilter {
-                    code: i.code,
-                    jt: i.jt,
-                    jf: i.jf,
-                    k: i.k,
-                })
-                .collect();
             self.sock
-                .set_fanout_cbpf(&prog)
+                .set_fanout_cbpf(prog)
                 .map_err(sys_err("setsockopt(PACKET_FANOUT_DATA)"))?;
         }
         self.cluster = Some(crate::cluster::Membership { joined: true, ..m });
@@ -682,17 +673,6 @@ impl QueueEncoding {
     }
 }
 
-fn to_insns(prog: &[SockFilter]) -> Vec<crate::filter::Insn> {
-    prog.iter()
-        .map(|i| crate::filter::Insn {
-            code: i.code,
-            jt: i.jt,
-            jf: i.jf,
-            k: i.k,
-        })
-        .collect()
-}
-
 /// Builds the classic BPF program that implements direction, VLAN and queue binding, then
 /// runs the application's filter (if any), and truncates accepted frames to `caplen`.
 ///
@@ -762,8 +742,8 @@ pub(crate) fn binding_program(
     }
     match user {
         None => prog.push(ins(RET_K, 0, 0, caplen.max(1))),
-        Some(u) => prog.extend(u.instructions().iter().map(|i| {
-            let mut s = ins(i.code, i.jt, i.jf, i.k);
+        Some(u) => prog.extend(u.instructions().iter().map(|&i| {
+            let mut s = i;
             if i.code == RET_K && i.k != 0 {
                 s.k = i.k.min(caplen.max(1));
             }
@@ -785,7 +765,7 @@ mod tests {
     /// Runs a binding program in the library's classic BPF VM (which also validates it as the
     /// kernel would) on a 64-byte frame with the given metadata.
     fn run(prog: &[SockFilter], pkttype: u32, vlan: Option<u32>, queue: u32) -> u32 {
-        let p = crate::filter::Program::from_instructions(to_insns(prog)).expect("valid program");
+        let p = crate::filter::Program::from_instructions(prog.to_vec()).expect("valid program");
         let meta = crate::filter::PacketMeta {
             vlan_tci: vlan.map(|v| v as u16),
             pkt_type: pkttype as u8,

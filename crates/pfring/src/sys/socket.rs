@@ -42,19 +42,9 @@ pub mod opt {
     pub const PACKET_MR_PROMISC: u16 = 1;
 }
 
-/// One classic BPF instruction, laid out as Linux `struct sock_filter`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(C)]
-pub struct SockFilter {
-    /// Opcode.
-    pub code: u16,
-    /// Jump offset if true.
-    pub jt: u8,
-    /// Jump offset if false.
-    pub jf: u8,
-    /// Constant.
-    pub k: u32,
-}
+/// One classic BPF instruction, laid out as Linux `struct sock_filter`: the filter module's
+/// [`crate::filter::Insn`], passed to the kernel as is.
+pub use crate::filter::Insn as SockFilter;
 
 const _: () = assert!(size_of::<SockFilter>() == 8);
 
