@@ -7,38 +7,14 @@ use std::net::Ipv4Addr;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pfring::{Direction, Error, OwnedPacket, Ring, RingBuilder, SocketMode};
+use pfring::{Direction, Error, Ring, RingBuilder, SocketMode};
 use pfring_testkit::{
     FrameBuilder, NetNs, RawSender, VethPair, queues, require_privileged, udp_frame, udp_frame_seq,
 };
 
-/// Receives until `n` packets arrived or `timeout` passed.
-fn recv_n(ring: &mut Ring, n: usize, timeout: Duration) -> Vec<OwnedPacket> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    while out.len() < n && Instant::now() < deadline {
-        let got = ring.recv(false).expect("recv").map(|p| p.to_owned_packet());
-        match got {
-            Some(p) => out.push(p),
-            None => {
-                ring.poll(Duration::from_millis(20)).expect("poll");
-            }
-        }
-    }
-    out
-}
-
-/// Asserts nothing more arrives within 150 ms.
-fn assert_no_more(ring: &mut Ring) {
-    thread::sleep(Duration::from_millis(150));
-    let extra = recv_n(ring, 1, Duration::from_millis(50));
-    assert!(
-        extra.is_empty(),
-        "unexpected extra packet: {:?} seq {:?}",
-        extra[0].header,
-        udp_frame_seq(&extra[0].data)
-    );
-}
+#[path = "common/ring.rs"]
+mod ring_helpers;
+use ring_helpers::{assert_no_more, open_enabled, recv_n};
 
 /// The device's promiscuity count (`ip -d link show`): packet sockets add to it with
 /// `PACKET_MR_PROMISC` without setting the user-visible `IFF_PROMISC` flag.
@@ -62,12 +38,6 @@ fn promiscuity(dev: &str) -> u32 {
 
 fn setup(ns: &NetNs) -> VethPair<'_> {
     VethPair::new(ns, "pfa", "pfb").expect("veth pair")
-}
-
-fn open_enabled(dev: &str) -> Ring {
-    let mut r = RingBuilder::new(dev).open().expect("open");
-    r.enable().expect("enable");
-    r
 }
 
 #[test]

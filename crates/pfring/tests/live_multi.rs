@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 use pfring::{ClusterType, Error, OwnedPacket, Ring, RingBuilder, Stats};
 use pfring_testkit::{FrameBuilder, NetNs, RawSender, VethPair, require_privileged, udp_frame};
 
+#[path = "common/ring.rs"]
+mod ring_helpers;
+use ring_helpers::{assert_no_more, open_enabled, recv_n};
+
 /// The three spellings of "both receiving ends on one ring".
 fn specs(b1: &str, b2: &str) -> [String; 3] {
     [
@@ -23,28 +27,6 @@ fn setup(ns: &NetNs) -> (VethPair<'_>, VethPair<'_>) {
         VethPair::new(ns, "ma1", "mb1").expect("veth pair 1"),
         VethPair::new(ns, "ma2", "mb2").expect("veth pair 2"),
     )
-}
-
-fn open_enabled(dev: &str) -> Ring {
-    let mut r = RingBuilder::new(dev).open().expect("open");
-    r.enable().expect("enable");
-    r
-}
-
-/// Receives (one at a time) until `n` packets arrived or `timeout` passed.
-fn recv_n(ring: &mut Ring, n: usize, timeout: Duration) -> Vec<OwnedPacket> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    while out.len() < n && Instant::now() < deadline {
-        let got = ring.recv(false).expect("recv").map(|p| p.to_owned_packet());
-        match got {
-            Some(p) => out.push(p),
-            None => {
-                ring.poll(Duration::from_millis(20)).expect("poll");
-            }
-        }
-    }
-    out
 }
 
 /// Receives in bursts until `n` packets arrived or `timeout` passed; every burst must come
@@ -68,16 +50,6 @@ fn recv_bursts(ring: &mut Ring, n: usize, timeout: Duration) -> Vec<OwnedPacket>
         }));
     }
     out
-}
-
-fn assert_no_more(ring: &mut Ring) {
-    thread::sleep(Duration::from_millis(150));
-    let extra = recv_n(ring, 1, Duration::from_millis(50));
-    assert!(
-        extra.is_empty(),
-        "unexpected extra packet: {:?}",
-        extra[0].header
-    );
 }
 
 /// Sends 300 frames into the first pair and 200 into the second (sequence numbers
