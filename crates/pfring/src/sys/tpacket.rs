@@ -23,6 +23,8 @@ pub const TP_STATUS_KERNEL: u32 = 0;
 pub const TP_STATUS_USER: u32 = 1;
 /// `TP_STATUS_VLAN_VALID`: `tp_vlan_tci` holds the stripped tag.
 pub const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+/// `TP_STATUS_TS_RAW_HARDWARE`: the frame's stamp is the device's raw hardware stamp.
+pub const TP_STATUS_TS_RAW_HARDWARE: u32 = 1 << 31;
 /// `TP_STATUS_VLAN_TPID_VALID`: `tp_vlan_tpid` holds the stripped tag's TPID.
 pub const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 
