@@ -14,6 +14,7 @@ const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING
 
 pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
         [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [-c <cluster id>] [-H <cluster type>]
+        [-s] [-T]
         [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
@@ -32,6 +33,9 @@ pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <
 -H <type>       Cluster type (with -c): 0=per flow, 1=round robin, 2=2-tuple, 3=4-tuple,
                 4=5-tuple (default), 5=TCP 5-tuple, 11=IP 5-tuple (types 6-10, 12 and 13
                 are not supported)
+-s              Hardware timestamps: the device stamps received packets (fails on devices
+                without hardware timestamping, e.g. veth; check yours with `ethtool -T`)
+-T              Check that timestamps never go backwards; report each one that does
 -v <1|2>        Verbose: one line per packet (2: plus a hex dump)
 -L              List interfaces and exit (-v 1: with MAC and MTU)
 -q              Quiet: no periodic stats (final stats only)
@@ -62,6 +66,8 @@ struct Opts {
     block_ms: u64,
     cluster: Option<u16>,
     cluster_type: ClusterType,
+    hw_timestamp: bool,
+    check_ts: bool,
 }
 
 fn parse_args() -> Result<Option<Opts>> {
@@ -86,6 +92,8 @@ fn parse_args() -> Result<Option<Opts>> {
         block_ms: 16,
         cluster: None,
         cluster_type: ClusterType::PerFlow5Tuple,
+        hw_timestamp: false,
+        check_ts: false,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -115,6 +123,8 @@ fn parse_args() -> Result<Option<Opts>> {
                 o.cluster_type = ClusterType::try_from(v)?;
             }
             Short('q') => o.quiet = true,
+            Short('s') => o.hw_timestamp = true,
+            Short('T') => o.check_ts = true,
             Long("json") => o.json = true,
             Long("slots") => o.slots = p.value()?.parse().context("--slots <n>")?,
             Long("block-ms") => o.block_ms = p.value()?.parse().context("--block-ms <n>")?,
@@ -152,6 +162,7 @@ fn run(o: Opts) -> Result<()> {
         .long_header(o.long_header)
         .direction(o.direction)
         .block_timeout(Duration::from_millis(o.block_ms))
+        .hw_timestamp(o.hw_timestamp)
         .slots(o.slots);
     if let Some(mb) = o.ring_mb {
         b = b.ring_bytes(mb << 20);
@@ -195,6 +206,7 @@ fn run(o: Opts) -> Result<()> {
     let poll_wait = Duration::from_millis(o.poll_ms.max(1));
     let mut done = false;
     let mut file_error = None;
+    let mut ts_check = TsCheck::default();
     let print = |printer: &mut StatsPrinter, ring: &mut pfring::Ring, pkts, bytes| -> Result<()> {
         let st = ring.stats()?;
         let s = Sample {
@@ -234,6 +246,16 @@ fn run(o: Opts) -> Result<()> {
             for (h, data) in burst.iter() {
                 pkts += 1;
                 bytes += u64::from(h.len) + WIRE_OVERHEAD;
+                if o.check_ts
+                    && let Some(prev) = ts_check.observe(h.ts)
+                {
+                    let mut err = std::io::stderr().lock();
+                    let _ = writeln!(
+                        err,
+                        "Timestamp went backwards at packet {pkts}: {prev} -> {}",
+                        h.ts
+                    );
+                }
                 if o.verbose > 0 {
                     let _ = write!(out, "{}", packet_line(&h, data, o.long_header));
                     if o.verbose > 1 {
@@ -275,9 +297,37 @@ fn run(o: Opts) -> Result<()> {
     let _ = out.flush();
     drop(out);
     print(&mut printer, &mut ring, pkts, bytes)?;
+    if o.check_ts {
+        eprintln!(
+            "Timestamp check: {} packets, {} went backwards",
+            ts_check.checked, ts_check.backwards
+        );
+    }
     match file_error {
         Some(e) => Err(e.into()),
         None => Ok(()),
+    }
+}
+
+/// `-T`: counts packets whose timestamp is earlier than the one before.
+#[derive(Debug, Default)]
+struct TsCheck {
+    last: Option<pfring::Timestamp>,
+    checked: u64,
+    backwards: u64,
+}
+
+impl TsCheck {
+    /// Records `ts`; returns the previous timestamp when `ts` went back from it.
+    fn observe(&mut self, ts: pfring::Timestamp) -> Option<pfring::Timestamp> {
+        self.checked += 1;
+        let prev = self.last.replace(ts)?;
+        if ts < prev {
+            self.backwards += 1;
+            Some(prev)
+        } else {
+            None
+        }
     }
 }
 
@@ -306,4 +356,22 @@ fn packet_line(h: &pfring::PacketHeader, data: &[u8], long_header: bool) -> Stri
 
 fn main() -> ExitCode {
     pfring_tools::tool_main("pfcount", parse_args, run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TsCheck;
+    use pfring::Timestamp;
+
+    #[test]
+    fn ts_check_reports_each_step_back() {
+        let mut c = TsCheck::default();
+        let t = |sec, nsec| Timestamp { sec, nsec };
+        assert_eq!(c.observe(t(5, 0)), None);
+        assert_eq!(c.observe(t(5, 0)), None, "equal stamps are not backwards");
+        assert_eq!(c.observe(t(5, 10)), None);
+        assert_eq!(c.observe(t(4, 999_999_999)), Some(t(5, 10)));
+        assert_eq!(c.observe(t(6, 0)), None);
+        assert_eq!((c.checked, c.backwards), (5, 1));
+    }
 }
