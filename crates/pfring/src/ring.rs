@@ -34,7 +34,7 @@ use crate::parse::ParsedPacket;
 use crate::sys::iface;
 use crate::sys::signal::{self, Breaker};
 use crate::sys::socket::poll_in;
-use crate::sys::tpacket::{RawFrame, TP_STATUS_TS_RAW_HARDWARE};
+use crate::sys::tpacket::RawFrame;
 
 /// PF_RING API level this library implements (`RING_VERSION_NUM` of 5.4.0, `0x00MMmmpp`).
 #[doc(alias = "RING_VERSION_NUM")]
@@ -623,7 +623,7 @@ impl Ring {
                 // Filled (PF_RING's hash) on long-header rings and by `recv_parsed`.
                 pkt_hash: 0,
                 vlan_tci: f.vlan_tci,
-                ts_source: if f.status & TP_STATUS_TS_RAW_HARDWARE != 0 {
+                ts_source: if f.hw_timestamp() {
                     TimestampSource::Hardware
                 } else {
                     TimestampSource::Software
