@@ -1179,12 +1179,9 @@ impl Ring {
     /// ring that is not enabled yet joins when [`Ring::enable`] binds it.
     ///
     /// # Errors
-    /// [`Error::NotSupported`] for `pcap:` rings, [`ClusterType::PerFlowIpWithDupTuple`]
-    /// and the `cluster_per_inner_*` types; [`Error::InvalidArgument`] if the ring is
-    /// already in another cluster, or if cluster `id` exists with another type or device
-    /// or is full.
-    ///
-    /// [`ClusterType::PerFlowIpWithDupTuple`]: crate::ClusterType::PerFlowIpWithDupTuple
+    /// [`Error::NotSupported`] for `pcap:` and multi-device rings; [`Error::InvalidArgument`]
+    /// if the ring is already in another cluster, or if cluster `id` exists with another
+    /// type or device or is full.
     #[doc(alias = "pfring_set_cluster")]
     pub fn set_cluster(&mut self, id: u16, ty: crate::ClusterType) -> Result<()> {
         let b = match &mut self.backend {

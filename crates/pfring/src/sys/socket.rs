@@ -131,6 +131,14 @@ impl PacketSocket {
         Ok(PacketSocket { fd })
     }
 
+    /// A second descriptor for the same socket (`dup(2)`, close-on-exec): options set
+    /// through either apply to the one socket.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(PacketSocket {
+            fd: self.fd.try_clone()?,
+        })
+    }
+
     /// `bind(2)` to `ifindex` (0 = every interface) for `protocol` (network order is done
     /// here; 0 = unhook, the socket stops receiving).
     pub fn bind(&self, ifindex: i32, protocol: u16) -> io::Result<()> {
