@@ -471,3 +471,91 @@ fn ip_with_dup_cluster_duplicates_exactly_by_src_and_dst() {
     rings[0].enable().unwrap();
     check_dup(&tx, &mut rings, 200, 4000);
 }
+
+/// Inserts a VLAN tag with this TPID after the MACs.
+fn with_tag(f: &[u8], tpid: u16, tci: u16) -> Vec<u8> {
+    let mut g = f[..12].to_vec();
+    g.extend_from_slice(&tpid.to_be_bytes());
+    g.extend_from_slice(&tci.to_be_bytes());
+    g.extend_from_slice(&f[12..]);
+    g
+}
+
+/// Frame `i` of the tags / extension headers test, sequence `seq` at its end.
+fn header_frame(i: u32, seq: u64) -> Vec<u8> {
+    let src = 0x0A00_0000 | ((i.wrapping_mul(2_654_435_761) >> 8) & 0xffff);
+    let dst = 0xC0A8_0000 | ((i.wrapping_mul(40_503) >> 3) & 0xffff);
+    let (sp, dp) = (1000 + (i % 777) as u16, 80);
+    let plain = ether(
+        [2, 0, 0, 0, 0, 1],
+        [2, 0, 0, 0, 0, 2],
+        0x0800,
+        &ip4(src, dst, 17, &udp(sp, dp, &seq.to_be_bytes())),
+    );
+    let vid = (i * 13 % 4000) as u16 + 1;
+    match i % 4 {
+        // QinQ: 802.1ad outer tag (stripped by the kernel), 802.1Q inner tag (kept).
+        0 => with_tag(&with_tag(&plain, 0x8100, vid + 7), 0x88a8, vid),
+        // A 0x9100 tag, which the kernel does not strip.
+        1 => with_tag(&plain, 0x9100, vid),
+        // IPv6 with hop-by-hop and destination options headers.
+        2 => {
+            let mut a6 = [0u8; 16];
+            a6[..4].copy_from_slice(&src.to_be_bytes());
+            a6[12..].copy_from_slice(&dst.to_le_bytes());
+            let mut b6 = [0u8; 16];
+            b6[4..8].copy_from_slice(&dst.to_be_bytes());
+            let mut ext = vec![60, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0];
+            ext.extend_from_slice(&udp(sp, dp, &seq.to_be_bytes()));
+            let mut l3 = vec![0x60, 0, 0, 0];
+            l3.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+            l3.extend_from_slice(&[0, 64]);
+            l3.extend_from_slice(&a6);
+            l3.extend_from_slice(&b6);
+            l3.extend_from_slice(&ext);
+            ether([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], 0x86dd, &l3)
+        }
+        // IPv4 with an AH header.
+        _ => {
+            let mut ah = vec![17, 4, 0, 0];
+            ah.resize(24, 0x5a);
+            ah.extend_from_slice(&udp(sp, dp, &seq.to_be_bytes()));
+            ether(
+                [2, 0, 0, 0, 0, 1],
+                [2, 0, 0, 0, 0, 2],
+                0x0800,
+                &ip4(src, dst, 51, &ah),
+            )
+        }
+    }
+}
+
+#[test]
+fn hash_programs_follow_tags_and_extension_headers_in_the_kernel() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "hda", "hdb").expect("veth pair");
+    let tx = RawSender::new(veth.a()).unwrap();
+    for ty in [ClusterType::PerFlow, ClusterType::PerFlow5Tuple] {
+        let mut rings = cluster_rings(veth.b(), 3, 700 + ty as u16, ty);
+        let frames: Vec<Vec<u8>> = (0..400).map(|i| header_frame(i, u64::from(i))).collect();
+        for f in &frames {
+            tx.send(f).unwrap();
+        }
+        let got = collect_tail(&mut rings, frames.len(), Duration::from_secs(10));
+        let counts: Vec<usize> = got.iter().map(Vec::len).collect();
+        assert_eq!(
+            counts.iter().sum::<usize>(),
+            frames.len(),
+            "{ty:?}: {counts:?}"
+        );
+        for (k, seqs) in got.iter().enumerate() {
+            for &s in seqs {
+                let ClusterHash::Single(h) = reference_hash(&frames[s as usize], ty) else {
+                    panic!("a hash type")
+                };
+                assert_eq!(h as usize % 3, k, "{ty:?}: frame {s} ({})", s % 4);
+            }
+        }
+    }
+}
