@@ -825,3 +825,82 @@ fn two_pwrite_processes_in_one_cluster_save_every_packet_once() {
         "every frame saved exactly once across the cluster"
     );
 }
+
+/// The `[thread=i][N pkts rcvd]` counts of the final per-thread blocks.
+fn thread_counts(stderr: &str, threads: usize) -> Vec<u64> {
+    let at = stderr
+        .rfind("Absolute Stats: [thread=0]")
+        .expect("per-thread blocks");
+    (0..threads)
+        .map(|i| {
+            let tag = format!("Absolute Stats: [thread={i}][");
+            let from = at + stderr[at..].find(&tag).expect("thread block") + tag.len();
+            stderr[from..].split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn pfcount_threads_share_one_cluster() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "nta", "ntb").unwrap();
+    let mut p = Pfcount::start(&["-i", "ntb", "-c", "42", "-n", "3", "-H", "2", "-q"]);
+    let tx = RawSender::new(veth.a()).unwrap();
+    // 60 address pairs x 15 frames.
+    for i in 0..900u64 {
+        let k = (i % 60) as u8;
+        let flow = FrameBuilder::udp()
+            .ips([10, 0, k / 7, k].into(), [192, 168, k % 5, 1 + k].into())
+            .ports(10_000 + k as u16, 53);
+        tx.send(&flow.build_len(i, 80)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    p.signal(libc::SIGINT);
+    let (st, out, err) = p.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    assert!(out.contains("# Polling threads:    3"), "{out}");
+    let counts = thread_counts(&err, 3);
+    assert_eq!(counts.iter().sum::<u64>(), 900, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "every thread gets flows: {counts:?}"
+    );
+    let total = last_block(&err);
+    assert!(
+        total.starts_with("Absolute Stats: [900 pkts rcvd][0 pkts dropped]"),
+        "{total}"
+    );
+}
+
+#[test]
+fn pfcount_threads_stop_after_n_packets_in_total() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "nna", "nnb").unwrap();
+    let mut p = Pfcount::start(&["-i", "nnb", "-c", "43", "-n", "2", "-H", "1", "-N", "300"]);
+    send(&veth, 400, 60);
+    let (st, _, err) = p.finish(Duration::from_secs(10));
+    assert!(st.success(), "{err}");
+    let block = last_block(&err);
+    assert!(block.contains("300 pkts - "), "{block}");
+    let at = err.rfind("Absolute Stats: [thread=0]").unwrap();
+    let counted: u64 = err[at..]
+        .lines()
+        .filter(|l| l.ends_with(" bytes") && l.contains(" pkts - "))
+        .take(2)
+        .map(|l| l.split(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(counted, 300, "{err}");
+}
+
+#[test]
+fn pfcount_threads_need_a_cluster() {
+    let out = Command::new(PFCOUNT)
+        .args(["-i", "lo", "-n", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-n <threads>"), "{err}");
+}

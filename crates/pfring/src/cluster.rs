@@ -93,6 +93,16 @@ pub fn dup_filter_prefix(me: u32, members: u32) -> Vec<Insn> {
     prog::dup_prefix(me, members, prog::Offsets::KERNEL)
 }
 
+/// The socket filter prefix of a ring bound to RX channels `channels` of a device with
+/// `queues` RX queues, with RSS rehash (`pfring_enable_rss_rehash`): PF_RING's kernel hash
+/// ([`ParsedPacket::kernel_hash`](crate::ParsedPacket::kernel_hash), symmetric) modulo
+/// `queues` replaces the queue the NIC chose, so both directions of a flow are given to the
+/// same channel. Packets of the ring's channels fall through past its last instruction,
+/// the others are dropped.
+pub fn rss_rehash_prefix(queues: u32, channels: crate::device::ChannelMask) -> Vec<Insn> {
+    prog::rehash_prefix(queues, channels.0, prog::Offsets::KERNEL)
+}
+
 /// A ring's cluster membership: the wanted cluster, and whether the socket joined it
 /// (joining needs a bound socket, so a ring that is not enabled yet joins in `enable`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1239,6 +1239,41 @@ impl Ring {
         }
     }
 
+    /// RSS rehash (`pfring_enable_rss_rehash`): a ring bound to some RX channels
+    /// (`dev@q`) gets the packets whose symmetric PF_RING hash
+    /// ([`ParsedPacket::kernel_hash`](crate::ParsedPacket::kernel_hash)) modulo the
+    /// device's RX queue count is one of its channels, instead of the packets the NIC put
+    /// on those queues: both directions of a flow reach the same channel whatever the
+    /// NIC's RSS does (see [`crate::cluster::rss_rehash_prefix`]). No effect on a ring
+    /// that captures every channel.
+    ///
+    /// # Errors
+    /// [`Error::NotSupported`] for `pcap:` rings and rings on every device (`any`);
+    /// reading the queue count or re-attaching the filter failed.
+    #[doc(alias = "pfring_enable_rss_rehash")]
+    pub fn enable_rss_rehash(&mut self) -> Result<()> {
+        match &mut self.backend {
+            Backend::Packet(b) => b.enable_rss_rehash()?,
+            Backend::Multi(m) => {
+                for b in m.members.iter_mut() {
+                    b.enable_rss_rehash()?;
+                }
+            }
+            Backend::Pcap(_) => {
+                return Err(Error::NotSupported {
+                    op: "enable_rss_rehash",
+                    backend: "pcap",
+                });
+            }
+        }
+        if self.enabled {
+            for b in self.backend.sockets() {
+                b.apply_filter(&self.cfg)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The cluster the ring is in (or will join when enabled): id and type.
     pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
         match &self.backend {

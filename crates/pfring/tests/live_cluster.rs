@@ -559,3 +559,61 @@ fn hash_programs_follow_tags_and_extension_headers_in_the_kernel() {
         }
     }
 }
+
+#[test]
+fn rss_rehash_spreads_channels_by_the_symmetric_hash() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::builder("rha", "rhb")
+        .queues(4)
+        .create(&ns)
+        .unwrap();
+    let mut rings: Vec<Ring> = (0..4)
+        .map(|q| {
+            let mut r = RingBuilder::new(&format!("{}@{q}", veth.b()))
+                .open()
+                .expect("open");
+            // Before and after enable both work.
+            if q % 2 == 0 {
+                r.enable_rss_rehash().unwrap();
+                r.enable().unwrap();
+            } else {
+                r.enable().unwrap();
+                r.enable_rss_rehash().unwrap();
+            }
+            r
+        })
+        .collect();
+    let tx = RawSender::new(veth.a()).unwrap();
+    const FLOWS: u32 = 300;
+    for dir in 0..2 {
+        for i in 0..FLOWS {
+            tx.send(&flow_frame(i, dir)).unwrap();
+        }
+    }
+    let sent = 2 * FLOWS as usize;
+    let got = collect(&mut rings, sent, Duration::from_secs(10));
+    let counts: Vec<usize> = got.iter().map(Vec::len).collect();
+    assert_eq!(counts.iter().sum::<usize>(), sent, "{counts:?}");
+    let mut seen = HashSet::new();
+    for (q, seqs) in got.iter().enumerate() {
+        for &s in seqs {
+            assert!(seen.insert(s), "frame {s} twice");
+            let f = flow_frame((s / 2) as u32, (s % 2) as u32);
+            let mut p = ParsedPacket::default();
+            parse_packet(&f, 5, &mut p);
+            assert_eq!(p.kernel_hash() as usize % 4, q, "frame {s}");
+        }
+    }
+    // Every channel gets a share, though the sender used one queue.
+    assert!(counts.iter().all(|&c| c > sent / 8), "{counts:?}");
+    // A ring on every channel is not affected.
+    let mut all = RingBuilder::new(veth.b()).open().unwrap();
+    all.enable_rss_rehash().unwrap();
+    all.enable().unwrap();
+    for i in 0..20 {
+        tx.send(&flow_frame(i, 0)).unwrap();
+    }
+    let got = collect(std::slice::from_mut(&mut all), 20, Duration::from_secs(5));
+    assert_eq!(got[0].len(), 20);
+}

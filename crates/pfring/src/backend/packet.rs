@@ -62,6 +62,8 @@ pub(crate) struct PacketBackend {
     dup: Option<crate::cluster::DupMembership>,
     /// The filter last attached (`None`: rejecting), for joining an ip-with-dup cluster.
     last_filter: std::sync::Mutex<Option<Vec<SockFilter>>>,
+    /// RSS rehash: the device's RX queue count (see [`crate::cluster::rss_rehash_prefix`]).
+    rehash_queues: Option<u32>,
 }
 
 /// The transmit side: its own socket (TPACKET_V2, bound to the device with protocol 0 so it
@@ -240,6 +242,7 @@ impl PacketBackend {
             cluster: None,
             dup: None,
             last_filter: std::sync::Mutex::new(None),
+            rehash_queues: None,
         };
         if cfg.promisc && ifindex != 0 {
             backend.sock.set_promisc(ifindex, true).map_err(|e| {
@@ -268,14 +271,25 @@ impl PacketBackend {
                 }
             })
             .map_err(sys_err("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
-        let prog = binding_program(
+        // With RSS rehash the channel is chosen by the rehash prefix, not the NIC's queue.
+        let rehash = self.rehash_queues.filter(|_| !self.channels.is_all());
+        let mut prog = binding_program(
             cfg.direction,
             self.vlan,
-            self.channels,
+            if rehash.is_some() {
+                ChannelMask::ALL
+            } else {
+                self.channels
+            },
             self.queue_encoding,
             cfg.caplen,
             self.user_filter.as_ref(),
         );
+        if let Some(q) = rehash {
+            let mut p = crate::cluster::rss_rehash_prefix(q, self.channels);
+            p.append(&mut prog);
+            prog = p;
+        }
         crate::filter::bpf::insn::validate(&prog)?;
         self.attach(Some(prog))
     }
@@ -296,6 +310,20 @@ impl PacketBackend {
         self.sock
             .attach_filter(prog.as_deref().unwrap_or(&reject))
             .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
+    }
+
+    /// Turns RSS rehash on (`pfring_enable_rss_rehash`): reads the device's RX queue count;
+    /// the caller re-applies the filter.
+    pub(crate) fn enable_rss_rehash(&mut self) -> Result<()> {
+        let Some(name) = self.ifname.as_deref() else {
+            return Err(Error::NotSupported {
+                op: "enable_rss_rehash on a ring capturing every device",
+                backend: "packet",
+            });
+        };
+        let q = iface::rx_channels(name).map_err(sys_err("ioctl(ETHTOOL_GCHANNELS)"))?;
+        self.rehash_queues = Some(q);
+        Ok(())
     }
 
     /// Starts delivery: binds the socket on first use, then attaches the binding program.

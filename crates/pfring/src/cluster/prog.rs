@@ -185,6 +185,13 @@ enum Ending {
         me: u32,
         n: u32,
     },
+    /// Accept (fall through) if `hash % n` is in `channels` (bit i = channel i), else
+    /// return 0.
+    Select {
+        hash: Spec,
+        n: u32,
+        channels: u64,
+    },
 }
 
 fn spec(ty: ClusterType) -> Option<Spec> {
@@ -212,6 +219,25 @@ fn spec(ty: ClusterType) -> Option<Spec> {
 /// ip-with-dup, which have no single hash.
 pub(crate) fn hash_program(ty: ClusterType, o: Offsets) -> Option<Vec<Insn>> {
     spec(ty).map(|s| generate(Ending::Hash(s), o))
+}
+
+/// The filter prefix of a ring bound to RX channels `channels` (bit i = channel i) of a
+/// device with `queues` RX queues, with RSS rehash: packets whose kernel hash (PF_RING's
+/// `hash_pkt_header(hdr, 0)`, [`ParsedPacket::kernel_hash`](crate::ParsedPacket::kernel_hash))
+/// modulo `queues` is one of the channels fall through past its last instruction, the
+/// others are dropped (return 0).
+pub(crate) fn rehash_prefix(queues: u32, channels: u64, o: Offsets) -> Vec<Insn> {
+    // The kernel hash is the per-inner-flow hash: nothing masked, the tunneled tuple when
+    // there is one (the MACs only count for non-IP packets either way).
+    let hash = spec(ClusterType::PerInnerFlow).expect("a hashed type");
+    generate(
+        Ending::Select {
+            hash,
+            n: queues.max(1),
+            channels,
+        },
+        o,
+    )
 }
 
 /// The filter prefix of member `me` of an ip-with-dup cluster of `n` members: packets whose
@@ -389,7 +415,12 @@ impl Gen {
         self.a.jif(JMP | JEQ | K, TCP, ports);
         self.a.jif(JMP | JEQ | K, UDP, udp);
         self.a.jif(JMP | JEQ | K, SCTP, ports);
-        if let Ending::Hash(Spec { inner: true, .. }) = self.end {
+        if let Ending::Hash(Spec { inner: true, .. })
+        | Ending::Select {
+            hash: Spec { inner: true, .. },
+            ..
+        } = self.end
+        {
             let gre = self.a.label();
             self.a.j(JMP | JEQ | K, GRE, To::L(gre), To::Next);
             self.a.ja(other);
@@ -560,41 +591,9 @@ impl Gen {
 
     fn endings(&mut self) {
         let (ci, cn) = (self.combine_ip, self.combine_nonip);
-        match self.end {
-            Ending::Hash(sp) => {
-                self.a.here(ci);
-                self.s(LD | MEM, M_SRC);
-                self.s(LDX | MEM, M_DST);
-                self.add_to_x();
-                if sp.vlan {
-                    self.s(LD | MEM, M_VLAN);
-                    self.add_to_x();
-                }
-                let fin = self.a.label();
-                if sp.tcp_only {
-                    self.s(LD | MEM, M_OPROTO);
-                    self.a.j(JMP | JEQ | K, TCP, To::Next, To::L(fin));
-                }
-                if sp.proto {
-                    self.s(LD | MEM, M_PROTO);
-                    self.add_to_x();
-                }
-                if sp.ports {
-                    self.s(LD | MEM, M_PORTS);
-                    self.add_to_x();
-                }
-                self.a.here(fin);
-                self.s(MISC | TXA, 0);
-                self.s(RET | A, 0);
-                // Not IP: the MACs (+ VLAN); protocol and ports are 0.
-                self.a.here(cn);
-                self.s(LD | MEM, M_MAC);
-                if sp.vlan {
-                    self.s(LDX | MEM, M_VLAN);
-                    self.s(ALU | ADD | X, 0);
-                }
-                self.s(RET | A, 0);
-            }
+        let (sp, select) = match self.end {
+            Ending::Hash(sp) => (sp, None),
+            Ending::Select { hash, n, channels } => (hash, Some((n, channels))),
             Ending::Dup { me, n } => {
                 let (accept, reject) = (self.a.label(), self.a.label());
                 self.a.here(ci);
@@ -611,7 +610,58 @@ impl Gen {
                 self.a.here(reject);
                 self.s(RET | K, 0);
                 self.a.here(accept);
+                return;
             }
+        };
+        // A = the hash: return it, or go select the channel.
+        let sel = self.a.label();
+        let ret_a = |g: &mut Gen| match select {
+            None => g.s(RET | A, 0),
+            Some(_) => g.a.ja(sel),
+        };
+        self.a.here(ci);
+        self.s(LD | MEM, M_SRC);
+        self.s(LDX | MEM, M_DST);
+        self.add_to_x();
+        if sp.vlan {
+            self.s(LD | MEM, M_VLAN);
+            self.add_to_x();
+        }
+        let fin = self.a.label();
+        if sp.tcp_only {
+            self.s(LD | MEM, M_OPROTO);
+            self.a.j(JMP | JEQ | K, TCP, To::Next, To::L(fin));
+        }
+        if sp.proto {
+            self.s(LD | MEM, M_PROTO);
+            self.add_to_x();
+        }
+        if sp.ports {
+            self.s(LD | MEM, M_PORTS);
+            self.add_to_x();
+        }
+        self.a.here(fin);
+        self.s(MISC | TXA, 0);
+        ret_a(self);
+        // Not IP: the MACs (+ VLAN); protocol and ports are 0.
+        self.a.here(cn);
+        self.s(LD | MEM, M_MAC);
+        if sp.vlan {
+            self.s(LDX | MEM, M_VLAN);
+            self.s(ALU | ADD | X, 0);
+        }
+        ret_a(self);
+        if let Some((n, channels)) = select {
+            let accept = self.a.label();
+            self.a.here(sel);
+            self.s(ALU | MOD | K, n);
+            for c in 0..64u32.min(n) {
+                if channels & (1 << c) != 0 {
+                    self.a.jif(JMP | JEQ | K, c, accept);
+                }
+            }
+            self.s(RET | K, 0);
+            self.a.here(accept);
         }
     }
 }
@@ -626,7 +676,14 @@ fn generate(end: Ending, o: Offsets) -> Vec<Insn> {
         combine_ip,
         combine_nonip,
     };
-    let inner = matches!(end, Ending::Hash(Spec { inner: true, .. }));
+    let inner = matches!(
+        end,
+        Ending::Hash(Spec { inner: true, .. })
+            | Ending::Select {
+                hash: Spec { inner: true, .. },
+                ..
+            }
+    );
     g.s(LD | IMM, 0);
     for m in [M_SRC, M_DST, M_PROTO, M_PORTS, M_MAC, M_OPROTO, M_FRAG] {
         g.s(ST, m);

@@ -486,3 +486,24 @@ fn kernel_programs_pass_the_kernel_checks() {
         }
     }
 }
+
+#[test]
+fn rehash_prefix_selects_kernel_hash_modulo_queues() {
+    let frames = all_frames();
+    for n in [1u32, 2, 3, 4] {
+        for mask in [0b1u64, 0b10, 0b100, 0b1000, 0b0101, 0b1110] {
+            let mut insns = super::prog::rehash_prefix(n, mask, Offsets::FRAME);
+            insns.push(Insn::stmt(RET | K, 0xffff));
+            let prog = Program::from_instructions(insns).expect("valid program");
+            for f in frames.iter().step_by(3) {
+                let q = parsed(f).kernel_hash() % n;
+                let want = mask & (1 << q) != 0;
+                assert_eq!(
+                    run(&prog, f) == 0xffff,
+                    want,
+                    "n={n} mask={mask:b} {f:02x?}"
+                );
+            }
+        }
+    }
+}
