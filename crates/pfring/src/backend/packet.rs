@@ -349,10 +349,10 @@ impl PacketBackend {
         self.join_private_defrag()
     }
 
-    /// With `ip_defrag` and no cluster: joins a private one-member fanout group, so every
+    /// With `ip_defrag` and no fanout cluster (none, or ip-with-dup): joins a private one-member fanout group, so every
     /// frame comes back to this socket after `ip_check_defrag()` reassembled IPv4 fragments.
     fn join_private_defrag(&mut self) -> Result<()> {
-        if self.defrag && self.cluster.is_none() && !self.defrag_joined {
+        if self.defrag && (self.cluster.is_none() || self.dup.is_some()) && !self.defrag_joined {
             self.sock
                 .join_fanout(
                     0,
