@@ -904,3 +904,41 @@ fn pfcount_threads_need_a_cluster() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("-n <threads>"), "{err}");
 }
+
+#[test]
+fn pfcount_threads_in_an_ip_with_dup_cluster_count_duplicates() {
+    use pfring::{ClusterHash, ClusterType, ParsedPacket};
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "nda", "ndb").unwrap();
+    let mut p = Pfcount::start(&["-i", "ndb", "-c", "44", "-n", "2", "-H", "13", "-q"]);
+    let tx = RawSender::new(veth.a()).unwrap();
+    let mut want = [0u64; 2];
+    for i in 0..400u64 {
+        let k = i as u8;
+        let f = FrameBuilder::udp()
+            .ips([10, 0, k / 3, k].into(), [192, 168, k % 7, k / 5].into())
+            .ports(10_000, 53)
+            .build_len(i, 80);
+        let (parsed, _) = ParsedPacket::parse(&f, 4);
+        let ClusterHash::Dup { src, dst } = parsed.cluster_hash(ClusterType::PerFlowIpWithDupTuple)
+        else {
+            panic!("dup hash")
+        };
+        want[(src % 2) as usize] += 1;
+        if src % 2 != dst % 2 {
+            want[(dst % 2) as usize] += 1;
+        }
+        tx.send(&f).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    p.signal(libc::SIGINT);
+    let (st, _, err) = p.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    let counts = thread_counts(&err, 2);
+    assert_eq!(counts, want.to_vec(), "thread i is member i");
+    assert!(
+        counts.iter().sum::<u64>() > 400,
+        "some frames went to both: {counts:?}"
+    );
+}

@@ -1227,6 +1227,8 @@ impl Ring {
     /// Linux cannot take a socket out of a fanout group, so a ring that joined gets a new
     /// socket and RX ring with the same settings: packets received but not yet read are
     /// lost, and packets arriving during the switch may be missed.
+    /// (An ip-with-dup cluster has no fanout group: the ring keeps its socket and only its
+    /// filter changes.)
     ///
     /// # Errors
     /// Creating, configuring or binding the new socket failed.
