@@ -942,3 +942,78 @@ fn pfcount_threads_in_an_ip_with_dup_cluster_count_duplicates() {
         "some frames went to both: {counts:?}"
     );
 }
+
+/// Frames with varied addresses, and how many of them member 0 and 1 of a 2-member
+/// ip-with-dup cluster get.
+fn dup_frames(base: u64, n: u64) -> (Vec<Vec<u8>>, [u64; 2]) {
+    use pfring::{ClusterHash, ClusterType, ParsedPacket};
+    let mut want = [0u64; 2];
+    let frames = (0..n)
+        .map(|i| {
+            let k = i as u8;
+            let f = FrameBuilder::udp()
+                .ips([10, 1, k / 3, k].into(), [192, 168, k % 7, k / 5].into())
+                .ports(10_000, 53)
+                .build_len(base + i, 80);
+            let (parsed, _) = ParsedPacket::parse(&f, 4);
+            let ClusterHash::Dup { src, dst } =
+                parsed.cluster_hash(ClusterType::PerFlowIpWithDupTuple)
+            else {
+                panic!("dup hash")
+            };
+            want[(src % 2) as usize] += 1;
+            if src % 2 != dst % 2 {
+                want[(dst % 2) as usize] += 1;
+            }
+            f
+        })
+        .collect();
+    (frames, want)
+}
+
+fn final_rcvd(err: &str) -> u64 {
+    last_block(err)["Absolute Stats: [".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn two_pfcount_processes_in_an_ip_with_dup_cluster() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "dxa", "dxb").unwrap();
+    // Started one after the other: a is member 0, b member 1.
+    let mut a = Pfcount::start(&["-i", "dxb", "-c", "45", "-H", "13", "-q"]);
+    let mut b = Pfcount::start(&["-i", "dxb", "-c", "45", "-H", "13", "-q"]);
+    let tx = RawSender::new(veth.a()).unwrap();
+    let (frames, want) = dup_frames(0, 300);
+    for f in &frames {
+        tx.send(f).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    a.signal(libc::SIGINT);
+    let (st, _, err) = a.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    assert_eq!(final_rcvd(&err), want[0], "member 0 (first process)");
+    // a left: b is the only member and gets everything.
+    std::thread::sleep(Duration::from_millis(100));
+    for f in &frames {
+        tx.send(f).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    b.signal(libc::SIGINT);
+    let (st, _, err) = b.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    assert_eq!(
+        final_rcvd(&err),
+        want[1] + 300,
+        "member 1, then the only member"
+    );
+    assert!(
+        want[0] + want[1] > 300,
+        "some frames went to both: {want:?}"
+    );
+}

@@ -19,8 +19,9 @@
 //! - [`ClusterType::PerFlowIpWithDupTuple`] delivers a packet to up to two members, which a
 //!   fanout group cannot do (it picks exactly one socket per packet): its members are plain
 //!   sockets whose socket filters keep the packets with `src_ip % n == me` or
-//!   `dst_ip % n == me` ([`dup_filter_prefix`]), coordinated within the process (join /
-//!   leave semantics in [`dup`]).
+//!   `dst_ip % n == me` ([`dup_filter_prefix`]); the members (threads or processes) are
+//!   listed in a locked file and re-filtered on every join and leave (semantics in
+//!   [`dup`]).
 //!
 //! Known differences from [`ParsedPacket::cluster_hash`](crate::ParsedPacket::cluster_hash):
 //! a header cut short inside the frame makes the kernel end a fanout program with 0
@@ -34,7 +35,8 @@
 //! round robin and a hash cluster cannot share an id, [`Error::InvalidArgument`](crate::Error::InvalidArgument)); the
 //! member is `hash % members`, not `hash % (highest queue id + 1)`; a disabled member
 //! still receives its share of the packets (and drops them) instead of leaving the
-//! distribution; ip-with-dup clusters are per process.
+//! distribution; an ip-with-dup cluster of several processes needs ptrace permission over
+//! the other members (root or `CAP_SYS_PTRACE`) to re-filter their sockets.
 
 pub mod dup;
 pub mod prog;
