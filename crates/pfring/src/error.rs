@@ -45,6 +45,18 @@ pub enum Error {
         /// The backend (device prefix) that refused it.
         backend: &'static str,
     },
+    /// The device lacks a hardware feature the call needs (hardware timestamps, a PTP clock,
+    /// flow rules): veth and virtio devices have none of them.
+    #[error("device {device:?} has no {feature}: {missing}")]
+    #[doc(alias = "PF_RING_ERROR_NOT_SUPPORTED")]
+    HardwareNotSupported {
+        /// The device asked.
+        device: String,
+        /// The feature, e.g. `"hardware RX timestamping"`.
+        feature: &'static str,
+        /// What is missing and how to check it (`ethtool -T <device>` ...).
+        missing: String,
+    },
     /// `recv` and friends on a ring that was not enabled with [`crate::Ring::enable`].
     #[error("the ring is not enabled (call enable() first)")]
     #[doc(alias = "PF_RING_ERROR_RING_NOT_ENABLED")]
@@ -139,7 +151,7 @@ impl Error {
             Error::NoTxSlotAvailable => -4,
             Error::TxRefused { .. } | Error::Pcap(_) => -1,
             Error::NoSuchDevice { .. } => -13,
-            Error::NotSupported { .. } => -7,
+            Error::NotSupported { .. } | Error::HardwareNotSupported { .. } => -7,
             Error::RingNotEnabled => -12,
             Error::AlreadyEnabled { .. } | Error::WrongSocketMode { .. } => -11,
             Error::DeviceBusy { .. } | Error::PermissionDenied { .. } | Error::Syscall(_) => -1,

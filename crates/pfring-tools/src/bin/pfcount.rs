@@ -14,7 +14,8 @@ const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING
 
 pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
         [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [-c <cluster id>] [-H <cluster type>]
-        [-n <threads>] [-r] [--json] [--slots <n>] [--ring-mb <MiB>]
+        [-n <threads>] [-r] [-s] [-T]
+        [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
 -i <device>     Device name (e.g. eth0, eth0@1, eth0.100, any, pcap:file.pcap); default eth0
@@ -36,6 +37,9 @@ pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <
                 ring in the cluster; stats per thread and in total
 -r              RSS rehash: a ring on some channels (dev@q) gets its share of the symmetric
                 hash instead of the NIC's queues
+-s              Hardware timestamps: the device stamps received packets (fails on devices
+                without hardware timestamping, e.g. veth; check yours with `ethtool -T`)
+-T              Check that timestamps never go backwards; report each one that does
 -v <1|2>        Verbose: one line per packet (2: plus a hex dump)
 -L              List interfaces and exit (-v 1: with MAC and MTU)
 -q              Quiet: no periodic stats (final stats only)
@@ -68,6 +72,8 @@ struct Opts {
     cluster_type: ClusterType,
     threads: usize,
     rss_rehash: bool,
+    hw_timestamp: bool,
+    check_ts: bool,
 }
 
 fn parse_args() -> Result<Option<Opts>> {
@@ -94,6 +100,8 @@ fn parse_args() -> Result<Option<Opts>> {
         cluster_type: ClusterType::PerFlow5Tuple,
         threads: 1,
         rss_rehash: false,
+        hw_timestamp: false,
+        check_ts: false,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -125,6 +133,8 @@ fn parse_args() -> Result<Option<Opts>> {
             Short('n') => o.threads = p.value()?.parse().context("-n <threads>")?,
             Short('r') => o.rss_rehash = true,
             Short('q') => o.quiet = true,
+            Short('s') => o.hw_timestamp = true,
+            Short('T') => o.check_ts = true,
             Long("json") => o.json = true,
             Long("slots") => o.slots = p.value()?.parse().context("--slots <n>")?,
             Long("block-ms") => o.block_ms = p.value()?.parse().context("--block-ms <n>")?,
@@ -165,6 +175,7 @@ fn run(o: Opts) -> Result<()> {
         .long_header(o.long_header)
         .direction(o.direction)
         .block_timeout(Duration::from_millis(o.block_ms))
+        .hw_timestamp(o.hw_timestamp)
         .slots(o.slots);
     if let Some(mb) = o.ring_mb {
         b = b.ring_bytes(mb << 20);
@@ -225,6 +236,7 @@ fn run(o: Opts) -> Result<()> {
     let poll_wait = Duration::from_millis(o.poll_ms.max(1));
     let mut done = false;
     let mut file_error = None;
+    let mut ts_check = TsCheck::default();
     let print = |printer: &mut StatsPrinter, ring: &mut pfring::Ring, pkts, bytes| -> Result<()> {
         let st = ring.stats()?;
         let s = Sample {
@@ -264,6 +276,16 @@ fn run(o: Opts) -> Result<()> {
             for (h, data) in burst.iter() {
                 pkts += 1;
                 bytes += u64::from(h.len) + WIRE_OVERHEAD;
+                if o.check_ts
+                    && let Some(prev) = ts_check.observe(h.ts)
+                {
+                    let mut err = std::io::stderr().lock();
+                    let _ = writeln!(
+                        err,
+                        "Timestamp went backwards at packet {pkts}: {prev} -> {}",
+                        h.ts
+                    );
+                }
                 if o.verbose > 0 {
                     let _ = write!(out, "{}", packet_line(&h, data, o.long_header));
                     if o.verbose > 1 {
@@ -305,9 +327,37 @@ fn run(o: Opts) -> Result<()> {
     let _ = out.flush();
     drop(out);
     print(&mut printer, &mut ring, pkts, bytes)?;
+    if o.check_ts {
+        eprintln!(
+            "Timestamp check: {} packets, {} went backwards",
+            ts_check.checked, ts_check.backwards
+        );
+    }
     match file_error {
         Some(e) => Err(e.into()),
         None => Ok(()),
+    }
+}
+
+/// `-T`: counts packets whose timestamp is earlier than the one before.
+#[derive(Debug, Default)]
+struct TsCheck {
+    last: Option<pfring::Timestamp>,
+    checked: u64,
+    backwards: u64,
+}
+
+impl TsCheck {
+    /// Records `ts`; returns the previous timestamp when `ts` went back from it.
+    fn observe(&mut self, ts: pfring::Timestamp) -> Option<pfring::Timestamp> {
+        self.checked += 1;
+        let prev = self.last.replace(ts)?;
+        if ts < prev {
+            self.backwards += 1;
+            Some(prev)
+        } else {
+            None
+        }
     }
 }
 
@@ -336,4 +386,22 @@ fn packet_line(h: &pfring::PacketHeader, data: &[u8], long_header: bool) -> Stri
 
 fn main() -> ExitCode {
     pfring_tools::tool_main("pfcount", parse_args, run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TsCheck;
+    use pfring::Timestamp;
+
+    #[test]
+    fn ts_check_reports_each_step_back() {
+        let mut c = TsCheck::default();
+        let t = |sec, nsec| Timestamp { sec, nsec };
+        assert_eq!(c.observe(t(5, 0)), None);
+        assert_eq!(c.observe(t(5, 0)), None, "equal stamps are not backwards");
+        assert_eq!(c.observe(t(5, 10)), None);
+        assert_eq!(c.observe(t(4, 999_999_999)), Some(t(5, 10)));
+        assert_eq!(c.observe(t(6, 0)), None);
+        assert_eq!((c.checked, c.backwards), (5, 1));
+    }
 }
