@@ -10,7 +10,7 @@
 //! # Coordination (threads and processes)
 //!
 //! The members of a cluster id in a network namespace are listed, in joining order, in a
-//! small file, `/run/pfring-rs/dup-<netns inode>-<id>`: one line per member with its process
+//! small file, `<runtime dir>/dup/dup-<netns inode>-<id>` (`/run/pfring/dup/` for root): one line per member with its process
 //! id, its socket's descriptor number and inode, its device and its own filter. Every
 //! change takes an exclusive `flock` on the file:
 //!
@@ -39,8 +39,10 @@ use crate::filter::Insn;
 use crate::filter::bpf::insn::op::{K, RET};
 use crate::sys::socket::PacketSocket;
 
-/// Where the member lists live.
-const DIR: &str = "/run/pfring-rs";
+/// Where the member lists live: `dup/` in the runtime directory (`/run/pfring` for root).
+fn dir() -> PathBuf {
+    crate::backend::packet::runtime_dir().join("dup")
+}
 
 /// One member of the list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,7 +130,7 @@ fn netns() -> u64 {
 /// Runs `f` on the member list of `path` under an exclusive lock, then writes it back
 /// (removing the file when the list is empty).
 fn with_list<R>(path: &PathBuf, f: impl FnOnce(&mut Vec<Entry>) -> Result<R>) -> Result<R> {
-    std::fs::create_dir_all(DIR).map_err(sys("mkdir(/run/pfring-rs)"))?;
+    std::fs::create_dir_all(dir()).map_err(sys("mkdir(<runtime dir>/dup)"))?;
     let mut file = File::options()
         .read(true)
         .write(true)
@@ -217,7 +219,7 @@ impl DupMembership {
         sock: &PacketSocket,
         base: Option<Vec<Insn>>,
     ) -> Result<DupMembership> {
-        let path = PathBuf::from(format!("{DIR}/dup-{}-{id}", netns()));
+        let path = dir().join(format!("dup-{}-{id}", netns()));
         let sock = sock.try_clone().map_err(sys("dup(AF_PACKET socket)"))?;
         let ino = sock.inode().map_err(sys("fstat(AF_PACKET socket)"))?;
         let me = Entry {
