@@ -20,6 +20,7 @@ pub mod mmap;
 pub mod signal;
 pub mod socket;
 pub mod tpacket;
+pub mod xsk;
 
 use std::io;
 
