@@ -32,6 +32,7 @@ pub mod pcap;
 pub mod ring;
 mod sys;
 
+pub use backend::xdp::XdpInfo;
 pub use device::DeviceSpec;
 pub use error::{Error, Result, SyscallError};
 pub use filter::{FilterError, Program as BpfProgram, Target as BpfTarget};
