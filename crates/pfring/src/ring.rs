@@ -558,7 +558,8 @@ impl Ring {
             return Ok(());
         }
         if let Backend::Xdp(x) = &mut self.backend {
-            x.enable()?;
+            // A send-only ring takes no frames away from the stack.
+            x.enable(self.cfg.mode != SocketMode::SendOnly)?;
         }
         for b in self.backend.sockets_mut() {
             b.enable(&self.cfg)?;

@@ -459,3 +459,22 @@ fn kill_9_leaves_no_program() {
     tx.send_all(&[udp_frame(7, 60)]).unwrap();
     assert_eq!(recv_n(&mut ring, 1, Duration::from_secs(5)).len(), 1);
 }
+
+#[test]
+fn generic_xdp_where_the_driver_has_no_native_xdp() {
+    require_privileged!();
+    // The namespace's loopback device has no native XDP: the program is attached in
+    // generic (SKB) mode and the socket works in copy mode.
+    let _ns = NetNs::new().unwrap();
+    let mut ring = open_xdp("lo");
+    let info = ring.xdp_info().unwrap();
+    assert!(!info.native, "{info:?}");
+    assert!(!info.zero_copy, "{info:?}");
+    let tx = RawSender::new("lo").unwrap();
+    let frames: Vec<_> = (0..200).map(|i| udp_frame(i, 200)).collect();
+    tx.send_all(&frames).unwrap();
+    let got = recv_n(&mut ring, 200, Duration::from_secs(5));
+    let seqs: Vec<_> = got.iter().filter_map(|p| udp_frame_seq(&p.data)).collect();
+    assert_eq!(seqs, (0..200).collect::<Vec<_>>());
+    assert_no_more(&mut ring);
+}

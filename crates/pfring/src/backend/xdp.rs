@@ -310,18 +310,14 @@ impl XdpBackend {
         }
         let mtu =
             iface::mtu(name).map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", name))?;
-        // Frames plus the kernel's XDP headroom (256 bytes) must fit in one chunk.
+        // Frames plus the kernel's XDP headroom (256 bytes) must fit in one chunk. Larger
+        // MTUs (loopback) get 4 KiB chunks: longer frames are dropped by the kernel and
+        // counted in `drop` (no multi-buffer frames here).
         let frame_size: u32 = if mtu as usize + 18 + 256 <= 2048 {
             2048
         } else {
             4096
         };
-        if mtu as usize + 18 + 256 > 4096 {
-            return Err(Error::InvalidArgument(format!(
-                "{name} has MTU {mtu}: AF_XDP frames are limited to one 4 KiB chunk here \
-                 (MTU 3822 at most)"
-            )));
-        }
         let rx_frames = cfg.slots.clamp(64, 32768).next_power_of_two();
         let tx_frames = (rx_frames / 4).clamp(64, 2048);
         let umem = Umem::new(rx_frames + tx_frames, frame_size).map_err(sys("mmap(UMEM)"))?;
@@ -395,9 +391,10 @@ impl XdpBackend {
         }
     }
 
-    /// Puts the socket in the XSKMAP: frames of its queue are redirected to it from now on.
-    pub(crate) fn enable(&mut self) -> Result<()> {
-        if !self.in_map {
+    /// Puts the socket in the XSKMAP (with `rx`; a send-only ring stays out of it): frames of
+    /// its queue are redirected to it from now on.
+    pub(crate) fn enable(&mut self, rx: bool) -> Result<()> {
+        if rx && !self.in_map {
             let a = lock(&self.attach);
             bpf::map_update_fd(a.map.as_fd(), self.queue, self.sock.as_fd())
                 .map_err(sys("bpf(BPF_MAP_UPDATE_ELEM, XSKMAP)"))?;
