@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
-use crate::backend::xdp::{XdpBackend, XdpInfo};
+use crate::backend::xdp::{XdpBackend, XdpInfo, XdpMode};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result, SyscallError};
 use crate::packet::{
@@ -170,6 +170,8 @@ pub(crate) struct RingConfig {
     pub(crate) block_timeout_ms: u32,
     pub(crate) replay: bool,
     pub(crate) ip_defrag: bool,
+    /// `xdp:` rings: how the XDP program is attached (`None`: `PFRING_XDP_MODE`, else auto).
+    pub(crate) xdp_mode: Option<XdpMode>,
 }
 
 impl Default for RingConfig {
@@ -191,6 +193,7 @@ impl Default for RingConfig {
             block_timeout_ms: DEFAULT_BLOCK_TIMEOUT.as_millis() as u32,
             replay: false,
             ip_defrag: false,
+            xdp_mode: None,
         }
     }
 }
@@ -302,6 +305,15 @@ impl RingBuilder {
     #[doc(alias = "enable_ip_defrag")]
     pub fn ip_defrag(mut self, on: bool) -> Self {
         self.cfg.ip_defrag = on;
+        self
+    }
+
+    /// `xdp:` rings only: attach the XDP program in native (driver) mode, generic (SKB)
+    /// mode, or native with a generic fallback ([`XdpMode::Auto`], the default). Without
+    /// this call the environment variable `PFRING_XDP_MODE` (`native`, `generic`, `auto`)
+    /// decides. Rings of one process on one interface share the mode of the first.
+    pub fn xdp_mode(mut self, mode: XdpMode) -> Self {
+        self.cfg.xdp_mode = Some(mode);
         self
     }
 
@@ -656,8 +668,16 @@ impl Ring {
             }
             let left = deadline - now;
             if ready == 0 {
-                if let Backend::Xdp(x) = &self.backend {
-                    x.wakeup_if_needed();
+                if let Backend::Xdp(x) = &mut self.backend {
+                    // Naps while traffic flows, the socket's wake-up when idle (see
+                    // XdpBackend::wait).
+                    let max_nap = Duration::from_millis(u64::from(self.cfg.block_timeout_ms));
+                    x.wait(left, max_nap, self.breaker.eventfd().as_fd())
+                        .map_err(|source| SyscallError {
+                            call: "poll",
+                            source,
+                        })?;
+                    continue;
                 }
                 // Everything was read: hand it all back first, or poll(2) reports the ring
                 // readable at once. The last received packet is gone from the ring then.

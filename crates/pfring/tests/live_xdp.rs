@@ -478,3 +478,35 @@ fn generic_xdp_where_the_driver_has_no_native_xdp() {
     assert_eq!(seqs, (0..200).collect::<Vec<_>>());
     assert_no_more(&mut ring);
 }
+
+#[test]
+fn forced_modes() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = setup(&ns);
+    // Generic mode asked for on veth (which has native XDP).
+    let mut ring = RingBuilder::new(&format!("xdp:{}@0", veth.b()))
+        .xdp_mode(pfring::XdpMode::Generic)
+        .open()
+        .unwrap();
+    ring.enable().unwrap();
+    assert!(!ring.xdp_info().unwrap().native);
+    settle();
+    RawSender::new(veth.a())
+        .unwrap()
+        .send_all((0..100).map(|i| udp_frame(i, 300)))
+        .unwrap();
+    assert_eq!(recv_n(&mut ring, 100, Duration::from_secs(5)).len(), 100);
+    assert_no_more(&mut ring);
+    // Native mode on loopback, which has none: a specific error, no fallback.
+    match RingBuilder::new("xdp:lo@0")
+        .xdp_mode(pfring::XdpMode::Native)
+        .open()
+    {
+        Err(Error::XdpUnavailable { device, reason }) => {
+            assert_eq!(device, "lo");
+            assert!(reason.contains("native"), "{reason}");
+        }
+        other => panic!("native XDP on lo: {other:?}"),
+    }
+}

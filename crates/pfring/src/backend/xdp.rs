@@ -38,14 +38,44 @@ use crate::filter::{Program, Target};
 use crate::ring::RingConfig;
 use crate::sys::bpf::{self, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
 use crate::sys::iface;
+use crate::sys::socket::poll_in;
 use crate::sys::tpacket::RawFrame;
 use crate::sys::xsk::{
     RingView, Umem, XDP_COPY, XDP_USE_NEED_WAKEUP, XDP_ZEROCOPY, XdpDesc, XskSocket,
 };
 
+/// Empty naps before a reader waits on the socket instead (see [`XdpBackend::wait`]).
+const IDLE_NAPS: u32 = 4;
+/// Shortest nap.
+const MIN_NAP: Duration = Duration::from_micros(20);
+
 /// How long `open` retries a bind that fails with `EBUSY` (the queue was just released by a
 /// closed socket; the kernel frees it asynchronously).
 pub(crate) const BIND_RETRY: Duration = Duration::from_millis(500);
+
+/// How the XDP program of an `xdp:` ring is attached (see [`crate::RingBuilder::xdp_mode`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpMode {
+    /// Native mode, generic mode when the driver has no native XDP.
+    #[default]
+    Auto,
+    /// Native (driver) mode only (`XDP_FLAGS_DRV_MODE`).
+    Native,
+    /// Generic (SKB) mode only (`XDP_FLAGS_SKB_MODE`).
+    Generic,
+}
+
+impl XdpMode {
+    /// The mode named by `PFRING_XDP_MODE` (`native`, `generic`, `auto`; anything else or
+    /// unset: auto).
+    fn from_env() -> XdpMode {
+        match std::env::var("PFRING_XDP_MODE").as_deref() {
+            Ok("native") => XdpMode::Native,
+            Ok("generic") => XdpMode::Generic,
+            _ => XdpMode::Auto,
+        }
+    }
+}
 
 /// How the `xdp:` ring is attached and bound (see [`crate::Ring::xdp_info`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +131,12 @@ fn load_program(filter: Option<&Program>, map: BorrowedFd<'_>) -> Result<XdpProg
 
 /// The attachment of `ifname`, created (program loaded and attached) if this process has
 /// none yet.
-fn attachment(ifname: &str, ifindex: i32, queues: u32) -> Result<Arc<Mutex<Attachment>>> {
+fn attachment(
+    ifname: &str,
+    ifindex: i32,
+    queues: u32,
+    mode: XdpMode,
+) -> Result<Arc<Mutex<Attachment>>> {
     let ns = iface::netns_inode();
     let mut all = lock(&ATTACHED);
     all.retain(|(_, _, w)| w.strong_count() > 0);
@@ -123,34 +158,47 @@ fn attachment(ifname: &str, ifindex: i32, queues: u32) -> Result<Arc<Mutex<Attac
         },
     })?;
     let prog = load_program(None, map.as_fd())?;
-    let (link, native) =
-        match bpf::link_create_xdp(prog.as_fd(), ifindex as u32, XDP_FLAGS_DRV_MODE) {
+    let attach = |flags: u32| {
+        bpf::link_create_xdp(prog.as_fd(), ifindex as u32, flags).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::EBUSY | libc::EEXIST) => Err(busy(ifname)),
+                Some(libc::EPERM | libc::EACCES) => Err(Error::PermissionDenied {
+                    op: "attaching an XDP program",
+                    needs: "CAP_NET_ADMIN",
+                }),
+                // Not available in this mode: the caller may try the other one.
+                _ => Ok(e),
+            }
+        })
+    };
+    let unavailable = |reason: String| Error::XdpUnavailable {
+        device: ifname.to_owned(),
+        reason,
+    };
+    let (link, native) = match mode {
+        XdpMode::Native | XdpMode::Auto => match attach(XDP_FLAGS_DRV_MODE) {
             Ok(l) => (l, true),
-            Err(native) => match native.raw_os_error() {
-                Some(libc::EBUSY | libc::EEXIST) => return Err(busy(ifname)),
-                Some(libc::EPERM | libc::EACCES) => {
-                    return Err(Error::PermissionDenied {
-                        op: "attaching an XDP program",
-                        needs: "CAP_NET_ADMIN",
-                    });
+            Err(Err(e)) => return Err(e),
+            Err(Ok(e)) if mode == XdpMode::Native => {
+                return Err(unavailable(format!("native XDP attach failed ({e})")));
+            }
+            Err(Ok(native)) => match attach(XDP_FLAGS_SKB_MODE) {
+                Ok(l) => (l, false),
+                Err(Err(e)) => return Err(e),
+                Err(Ok(generic)) => {
+                    return Err(unavailable(format!(
+                        "native XDP attach failed ({native}), generic XDP attach failed \
+                         ({generic})"
+                    )));
                 }
-                _ => match bpf::link_create_xdp(prog.as_fd(), ifindex as u32, XDP_FLAGS_SKB_MODE) {
-                    Ok(l) => (l, false),
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EEXIST)) => {
-                        return Err(busy(ifname));
-                    }
-                    Err(generic) => {
-                        return Err(Error::XdpUnavailable {
-                            device: ifname.to_owned(),
-                            reason: format!(
-                                "native XDP attach failed ({native}), generic XDP attach failed \
-                             ({generic})"
-                            ),
-                        });
-                    }
-                },
             },
-        };
+        },
+        XdpMode::Generic => match attach(XDP_FLAGS_SKB_MODE) {
+            Ok(l) => (l, false),
+            Err(Err(e)) => return Err(e),
+            Err(Ok(e)) => return Err(unavailable(format!("generic XDP attach failed ({e})"))),
+        },
+    };
     let a = Arc::new(Mutex::new(Attachment {
         map,
         link,
@@ -282,6 +330,10 @@ pub(crate) struct XdpBackend {
     zero_copy: bool,
     in_map: bool,
     max_frame: usize,
+    rx_frames: u32,
+    /// Current nap of [`XdpBackend::wait`], and the empty naps in a row.
+    nap: Duration,
+    idle_naps: u32,
 }
 
 impl XdpBackend {
@@ -356,7 +408,8 @@ impl XdpBackend {
         let tx_free = (rx_frames..rx_frames + tx_frames)
             .map(|i| u64::from(i) * u64::from(frame_size))
             .collect();
-        let attach = attachment(name, ifindex, queues)?;
+        let mode = cfg.xdp_mode.unwrap_or_else(XdpMode::from_env);
+        let attach = attachment(name, ifindex, queues, mode)?;
         let zero_copy = bind_with_retry(&sock, name, ifindex as u32, queue)?;
         Ok(XdpBackend {
             sock,
@@ -374,6 +427,10 @@ impl XdpBackend {
             zero_copy,
             in_map: false,
             max_frame: (mtu as usize + 18).min(frame_size as usize - 256),
+            rx_frames,
+            nap: Duration::from_millis(1),
+            // Idle at first: the first frame wakes the reader.
+            idle_naps: IDLE_NAPS,
         })
     }
 
@@ -438,11 +495,44 @@ impl XdpBackend {
         Ok(())
     }
 
-    /// Wakes the kernel if it waits for fill-ring entries (zero-copy drivers).
-    pub(crate) fn wakeup_if_needed(&self) {
+    /// Waits (at most `timeout`) for received frames, when the RX ring is empty.
+    ///
+    /// AF_XDP wakes a sleeping reader for every frame, and on veth (and in generic mode) that
+    /// wake-up is paid by the CPU that delivers the frame. So while traffic flows the reader
+    /// naps instead (`nap`, adapted so that a nap's frames fill between 1/16 and 1/4 of the
+    /// RX ring, at most `max_nap`, the ring's block timeout: the counterpart of TPACKET_V3's
+    /// block retire timer) and does not wait on the socket; after [`IDLE_NAPS`] empty naps it
+    /// sleeps on the socket (woken by the first frame). `breaker` ends either wait.
+    pub(crate) fn wait(
+        &mut self,
+        timeout: Duration,
+        max_nap: Duration,
+        breaker: BorrowedFd<'_>,
+    ) -> std::io::Result<()> {
         if self.rx.fill.needs_wakeup() {
-            let _ = self.sock.wakeup_rx();
+            self.sock.wakeup_rx()?;
         }
+        if self.idle_naps >= IDLE_NAPS {
+            poll_in(self.sock.as_fd(), Some(breaker), Some(timeout))?;
+            // Woken by traffic (or the timeout): nap from now on.
+            self.idle_naps = 0;
+            return Ok(());
+        }
+        let nap = self.nap.min(max_nap).min(timeout);
+        poll_in(breaker, None, Some(nap))?;
+        let n = self.rx.ready(usize::MAX) as u32;
+        let size = self.rx_frames;
+        if n == 0 {
+            self.idle_naps += 1;
+        } else {
+            self.idle_naps = 0;
+            if n > size / 4 {
+                self.nap = (self.nap / 2).max(MIN_NAP);
+            } else if n < size / 16 {
+                self.nap = (self.nap * 2).min(max_nap.max(MIN_NAP));
+            }
+        }
+        Ok(())
     }
 
     fn reap_completions(&mut self) {
@@ -461,12 +551,18 @@ impl XdpBackend {
     /// bounded batch per system call), at most a few hundred calls.
     fn kick(&mut self) -> Result<()> {
         self.tx_unkicked = 0;
-        for _ in 0..512 {
-            if !self.zero_copy || self.tx.needs_wakeup() {
+        if self.zero_copy {
+            // The driver sends on its own; a system call only when it asks for one.
+            if self.tx.needs_wakeup() {
                 self.sock.kick_tx().map_err(sys("sendto(AF_XDP)"))?;
             }
-            if self.tx.in_flight() == 0 {
-                break;
+        } else {
+            // Copy mode sends in the system call, a bounded batch (32 frames) per call.
+            for _ in 0..512 {
+                self.sock.kick_tx().map_err(sys("sendto(AF_XDP)"))?;
+                if self.tx.in_flight() == 0 {
+                    break;
+                }
             }
         }
         self.reap_completions();
