@@ -312,7 +312,6 @@ pub(crate) fn now() -> (u32, u32) {
 }
 
 /// One `xdp:` ring.
-#[derive(Debug)]
 pub(crate) struct XdpBackend {
     // Declared first so it is closed before the rings and the UMEM are unmapped.
     sock: XskSocket,
@@ -648,6 +647,21 @@ impl XdpBackend {
     /// Frames accepted by `send`, and how many of them are not transmitted yet.
     pub(crate) fn tx_counts(&self) -> (u64, usize) {
         (self.sent, self.tx_frames - self.tx_free.len())
+    }
+}
+
+impl std::fmt::Debug for XdpBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XdpBackend")
+            .field("ifname", &self.ifname)
+            .field("queue", &self.queue)
+            .field("zero_copy", &self.zero_copy)
+            .field("enabled", &self.in_map)
+            .field("rx_frames", &self.rx_frames)
+            .field("tx_frames", &self.tx_frames)
+            .field("tx_free", &self.tx_free.len())
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
     }
 }
 
