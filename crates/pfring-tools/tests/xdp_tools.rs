@@ -162,3 +162,57 @@ fn pfbridge_forwards_between_xdp_devices() {
     );
     assert!(rest.contains("Forwarded 1000 packets"), "{rest}");
 }
+
+#[test]
+fn pfbridge_bidirectional_with_xdp_devices() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let ab = VethPair::builder("ya", "yb")
+        .quiet(true)
+        .create(&ns)
+        .unwrap();
+    let cd = VethPair::builder("yc", "yd")
+        .quiet(true)
+        .create(&ns)
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pfbridge"))
+        .args(["-a", "xdp:yb@0", "-b", "xdp:yc@0", "-B"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = wait_for_line(&mut child, "Bridging xdp:yb@0 -> xdp:yc@0 (and back)");
+    settle();
+    let at_d = RawReceiver::new(cd.b()).unwrap();
+    let at_a = RawReceiver::new(ab.a()).unwrap();
+    let forth: Vec<_> = (0..500)
+        .map(|i| udp_frame(i, 60 + (i as usize % 900)))
+        .collect();
+    let back: Vec<_> = (5000..5300).map(|i| udp_frame(i, 80)).collect();
+    RawSender::new(ab.a()).unwrap().send_all(&forth).unwrap();
+    RawSender::new(cd.b()).unwrap().send_all(&back).unwrap();
+    let got_d = at_d
+        .collect(1000, Duration::from_millis(500), Duration::from_secs(10))
+        .unwrap();
+    let got_a = at_a
+        .collect(1000, Duration::from_millis(500), Duration::from_secs(10))
+        .unwrap();
+    // SIGTERM: we started this child, so we may signal it by its pid.
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = finish(&mut child);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "{rest}");
+    assert_eq!(
+        got_d.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+        forth
+    );
+    assert_eq!(
+        got_a.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+        back
+    );
+    assert!(rest.contains("Forwarded 800 packets"), "{rest}");
+}
