@@ -136,7 +136,8 @@ fn pfbridge_forwards_between_xdp_devices() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = wait_for_line(&mut child, "Bridging xdp:xbb@0 -> xdp:xbc@0");
+    // Two xdp: devices: the shared-UMEM bridge.
+    let mut out = wait_for_line(&mut child, "Bridging xdp:xbb@0 -> xdp:xbc@0 (shared UMEM");
     settle();
     let at_d = RawReceiver::new(cd.b()).unwrap();
     let forth: Vec<_> = (0..1000)
@@ -163,9 +164,8 @@ fn pfbridge_forwards_between_xdp_devices() {
     assert!(rest.contains("Forwarded 1000 packets"), "{rest}");
 }
 
-#[test]
-fn pfbridge_bidirectional_with_xdp_devices() {
-    require_privileged!();
+/// `pfbridge -a xdp:yb@0 -b xdp:yc@0 -B <extra>`: 500 frames forth, 300 back, exactly.
+fn bridge_both_ways(extra: &[&str], banner: &str) {
     let ns = NetNs::new().unwrap();
     let ab = VethPair::builder("ya", "yb")
         .quiet(true)
@@ -177,10 +177,11 @@ fn pfbridge_bidirectional_with_xdp_devices() {
         .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pfbridge"))
         .args(["-a", "xdp:yb@0", "-b", "xdp:yc@0", "-B"])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = wait_for_line(&mut child, "Bridging xdp:yb@0 -> xdp:yc@0 (and back)");
+    let mut out = wait_for_line(&mut child, banner);
     settle();
     let at_d = RawReceiver::new(cd.b()).unwrap();
     let at_a = RawReceiver::new(ab.a()).unwrap();
@@ -215,4 +216,17 @@ fn pfbridge_bidirectional_with_xdp_devices() {
         back
     );
     assert!(rest.contains("Forwarded 800 packets"), "{rest}");
+}
+
+#[test]
+fn pfbridge_bidirectional_xdp_shared_umem() {
+    require_privileged!();
+    bridge_both_ways(&[], "Bridging xdp:yb@0 -> xdp:yc@0 (and back) (shared UMEM");
+}
+
+#[test]
+fn pfbridge_bidirectional_xdp_one_ring_per_device() {
+    require_privileged!();
+    // -p (a send per packet) goes through rings: one per device, RX and TX.
+    bridge_both_ways(&["-p"], "Bridging xdp:yb@0 -> xdp:yc@0 (and back)");
 }

@@ -33,6 +33,7 @@ pub mod ring;
 mod sys;
 
 pub use backend::xdp::{XdpInfo, XdpMode};
+pub use backend::xdp_bridge::{XdpBridge, XdpBridgeStats};
 pub use device::DeviceSpec;
 pub use error::{Error, Result, SyscallError};
 pub use filter::{FilterError, Program as BpfProgram, Target as BpfTarget};

@@ -494,6 +494,11 @@ fn multi_send() -> Error {
 pub struct BreakHandle(Arc<Breaker>);
 
 impl BreakHandle {
+    /// A handle on `breaker` (for other handles than rings, e.g. the XDP bridge).
+    pub(crate) fn from_breaker(breaker: Arc<Breaker>) -> BreakHandle {
+        BreakHandle(breaker)
+    }
+
     /// Makes the ring's current (or next) blocking call return within a poll wake-up.
     #[doc(alias = "pfring_breakloop")]
     pub fn breakloop(&self) {

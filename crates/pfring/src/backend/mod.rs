@@ -22,3 +22,4 @@ pub(crate) mod multi;
 pub(crate) mod packet;
 pub(crate) mod pcap_file;
 pub(crate) mod xdp;
+pub(crate) mod xdp_bridge;

@@ -96,7 +96,7 @@ fn sys(call: &'static str) -> impl FnOnce(std::io::Error) -> Error {
 
 /// The program, map and link of one interface, shared by the process's rings on it.
 #[derive(Debug)]
-struct Attachment {
+pub(crate) struct Attachment {
     map: OwnedFd,
     /// Holds the program attached; closing it detaches.
     link: OwnedFd,
@@ -131,7 +131,7 @@ fn load_program(filter: Option<&Program>, map: BorrowedFd<'_>) -> Result<XdpProg
 
 /// The attachment of `ifname`, created (program loaded and attached) if this process has
 /// none yet.
-fn attachment(
+pub(crate) fn attachment(
     ifname: &str,
     ifindex: i32,
     queues: u32,
@@ -409,7 +409,7 @@ impl XdpBackend {
             .collect();
         let mode = cfg.xdp_mode.unwrap_or_else(XdpMode::from_env);
         let attach = attachment(name, ifindex, queues, mode)?;
-        let zero_copy = bind_with_retry(&sock, name, ifindex as u32, queue)?;
+        let zero_copy = bind_with_retry(&sock, name, ifindex as u32, queue, None)?;
         Ok(XdpBackend {
             sock,
             rx,
@@ -650,6 +650,24 @@ impl XdpBackend {
     }
 }
 
+impl Attachment {
+    /// `map[queue] = sock`: frames of `queue` go to `sock`.
+    pub(crate) fn insert(&self, queue: u32, sock: BorrowedFd<'_>) -> Result<()> {
+        bpf::map_update_fd(self.map.as_fd(), queue, sock)
+            .map_err(sys("bpf(BPF_MAP_UPDATE_ELEM, XSKMAP)"))
+    }
+
+    /// Takes `queue` out of the map (best effort: also done when the socket closes).
+    pub(crate) fn remove(&self, queue: u32) {
+        let _ = bpf::map_delete(self.map.as_fd(), queue);
+    }
+}
+
+/// Locks an attachment.
+pub(crate) fn locked(a: &Mutex<Attachment>) -> std::sync::MutexGuard<'_, Attachment> {
+    lock(a)
+}
+
 impl std::fmt::Debug for XdpBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("XdpBackend")
@@ -673,18 +691,36 @@ impl Drop for XdpBackend {
     }
 }
 
-/// Binds zero-copy, else copy mode; retries `EBUSY` (a queue released by a socket closed a
-/// moment ago) for up to [`BIND_RETRY`]. Returns whether zero copy is in use.
-fn bind_with_retry(sock: &XskSocket, name: &str, ifindex: u32, queue: u32) -> Result<bool> {
+/// Binds zero-copy, else copy mode (with `shared`: in the mode of the socket owning the
+/// UMEM, and `false` is returned: the caller knows the owner's mode); retries `EBUSY` (a
+/// queue released by a socket closed a moment ago) for up to [`BIND_RETRY`]. Returns
+/// whether zero copy is in use.
+pub(crate) fn bind_with_retry(
+    sock: &XskSocket,
+    name: &str,
+    ifindex: u32,
+    queue: u32,
+    shared: Option<BorrowedFd<'_>>,
+) -> Result<bool> {
     let deadline = Instant::now() + BIND_RETRY;
     loop {
-        let err = match sock.bind(ifindex, queue, XDP_ZEROCOPY | XDP_USE_NEED_WAKEUP) {
-            Ok(()) => return Ok(true),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY)) => e,
-            Err(_) => match sock.bind(ifindex, queue, XDP_COPY | XDP_USE_NEED_WAKEUP) {
+        // A socket sharing another's UMEM takes no mode flags: it gets the owner's mode.
+        let err = if let Some(owner) = shared {
+            match sock.bind_shared(ifindex, queue, 0, Some(owner)) {
                 Ok(()) => return Ok(false),
                 Err(e) => e,
-            },
+            }
+        } else {
+            match sock.bind_shared(ifindex, queue, XDP_ZEROCOPY | XDP_USE_NEED_WAKEUP, None) {
+                Ok(()) => return Ok(true),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY)) => e,
+                Err(_) => {
+                    match sock.bind_shared(ifindex, queue, XDP_COPY | XDP_USE_NEED_WAKEUP, None) {
+                        Ok(()) => return Ok(false),
+                        Err(e) => e,
+                    }
+                }
+            }
         };
         match err.raw_os_error() {
             Some(libc::EBUSY) if Instant::now() < deadline => {

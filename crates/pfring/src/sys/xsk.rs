@@ -66,6 +66,8 @@ const XDP_UMEM_PGOFF_FILL_RING: u64 = 0x1_0000_0000;
 /// `XDP_UMEM_PGOFF_COMPLETION_RING`.
 const XDP_UMEM_PGOFF_COMPLETION_RING: u64 = 0x1_8000_0000;
 
+/// `sxdp_flags` of `bind(2)`: use the UMEM of the socket in `sxdp_shared_umem_fd`.
+pub const XDP_SHARED_UMEM: u16 = 1;
 /// `sxdp_flags` of `bind(2)`: copy mode.
 pub const XDP_COPY: u16 = 1 << 1;
 /// `sxdp_flags` of `bind(2)`: zero-copy mode (fails where the driver lacks it).
@@ -544,14 +546,22 @@ impl XskSocket {
     }
 
     /// Binds to queue `queue` of interface `ifindex` with `flags` (`XDP_COPY`,
-    /// `XDP_ZEROCOPY`, `XDP_USE_NEED_WAKEUP`).
-    pub fn bind(&self, ifindex: u32, queue: u32, flags: u16) -> io::Result<()> {
+    /// `XDP_ZEROCOPY`, `XDP_USE_NEED_WAKEUP`); with `shared`, the socket uses the UMEM
+    /// registered on `shared` (`XDP_SHARED_UMEM`). On another device or queue than `shared`'s, this
+    /// socket needs fill and completion rings of its own ([`XskSocket::create_rings`]).
+    pub fn bind_shared(
+        &self,
+        ifindex: u32,
+        queue: u32,
+        flags: u16,
+        shared: Option<BorrowedFd<'_>>,
+    ) -> io::Result<()> {
         let sa = SockaddrXdp {
             family: AF_XDP as u16,
-            flags,
+            flags: flags | if shared.is_some() { XDP_SHARED_UMEM } else { 0 },
             ifindex,
             queue_id: queue,
-            shared_umem_fd: 0,
+            shared_umem_fd: shared.map_or(0, |f| f.as_raw_fd() as u32),
         };
         // SAFETY: `sa` is a live sockaddr_xdp of the size passed.
         cvt(unsafe {
