@@ -121,6 +121,15 @@ pub enum Error {
     /// A capture file (`pcap:`) is unreadable, truncated or corrupt.
     #[error("capture file: {0}")]
     Pcap(#[from] crate::pcap::PcapError),
+    /// XDP cannot be used on the device: neither native (driver) nor generic XDP attach
+    /// worked, or the kernel lacks what the `xdp:` backend needs (BPF maps, AF_XDP).
+    #[error("XDP is not available on {device:?}: {reason}")]
+    XdpUnavailable {
+        /// The interface.
+        device: String,
+        /// What the kernel refused.
+        reason: String,
+    },
     /// A system call failed for a reason not covered by a more specific variant.
     #[error(transparent)]
     Syscall(#[from] SyscallError),
@@ -151,7 +160,9 @@ impl Error {
             Error::NoTxSlotAvailable => -4,
             Error::TxRefused { .. } | Error::Pcap(_) => -1,
             Error::NoSuchDevice { .. } => -13,
-            Error::NotSupported { .. } | Error::HardwareNotSupported { .. } => -7,
+            Error::NotSupported { .. }
+            | Error::HardwareNotSupported { .. }
+            | Error::XdpUnavailable { .. } => -7,
             Error::RingNotEnabled => -12,
             Error::AlreadyEnabled { .. } | Error::WrongSocketMode { .. } => -11,
             Error::DeviceBusy { .. } | Error::PermissionDenied { .. } | Error::Syscall(_) => -1,

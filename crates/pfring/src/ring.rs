@@ -24,6 +24,7 @@ mod clock;
 use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
+use crate::backend::xdp::{XdpBackend, XdpInfo, XdpMode};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result, SyscallError};
 use crate::packet::{
@@ -176,6 +177,8 @@ pub(crate) struct RingConfig {
     pub(crate) replay: bool,
     pub(crate) ip_defrag: bool,
     pub(crate) hw_timestamp: bool,
+    /// `xdp:` rings: how the XDP program is attached (`None`: `PFRING_XDP_MODE`, else auto).
+    pub(crate) xdp_mode: Option<XdpMode>,
 }
 
 impl Default for RingConfig {
@@ -198,6 +201,7 @@ impl Default for RingConfig {
             replay: false,
             ip_defrag: false,
             hw_timestamp: false,
+            xdp_mode: None,
         }
     }
 }
@@ -321,6 +325,15 @@ impl RingBuilder {
         self
     }
 
+    /// `xdp:` rings only: attach the XDP program in native (driver) mode, generic (SKB)
+    /// mode, or native with a generic fallback ([`XdpMode::Auto`], the default). Without
+    /// this call the environment variable `PFRING_XDP_MODE` (`native`, `generic`, `auto`)
+    /// decides. Rings of one process on one interface share the mode of the first.
+    pub fn xdp_mode(mut self, mode: XdpMode) -> Self {
+        self.cfg.xdp_mode = Some(mode);
+        self
+    }
+
     /// `pcap:` files only: deliver packets at the pace they were recorded (default: as fast
     /// as they are read).
     pub fn replay_pace(mut self, on: bool) -> Self {
@@ -345,6 +358,20 @@ impl RingBuilder {
     /// default-module interface.
     #[doc(alias = "pfring_open_multichannel")]
     pub fn open_multichannel(self) -> Result<Vec<Ring>> {
+        if let DeviceSpec::Xdp(q) = self.device.parse::<DeviceSpec>()? {
+            let base = q.name.as_str().to_owned();
+            let channels = iface::rx_channels(&base)
+                .map_err(|e| Error::from_os("SIOCETHTOOL", e, "ethtool", "none", &base))?;
+            return (0..channels.min(64))
+                .map(|ch| {
+                    RingBuilder {
+                        device: format!("xdp:{base}@{ch}"),
+                        cfg: self.cfg.clone(),
+                    }
+                    .open()
+                })
+                .collect();
+        }
         let base = match self.device.parse::<DeviceSpec>()? {
             DeviceSpec::Packet(crate::device::PacketDevice {
                 interfaces: crate::device::Interfaces::List(list),
@@ -412,6 +439,9 @@ impl RingBuilder {
                 Backend::Multi(MultiBackend::open(&members, &cfg)?)
             }
             DeviceSpec::Pcap(path) => Backend::Pcap(PcapBackend::open(path, cfg.replay)?),
+            DeviceSpec::Xdp(dev) => {
+                Backend::Xdp(Box::new(XdpBackend::open(&self.device, dev, &cfg)?))
+            }
             other => {
                 return Err(Error::NotSupported {
                     op: "open",
@@ -449,6 +479,8 @@ enum Backend {
     /// Several devices, one socket each (`eth0,eth1`, `multi:eth0;eth1`).
     Multi(MultiBackend),
     Pcap(PcapBackend),
+    /// An AF_XDP socket on one queue (`xdp:eth0@Q`).
+    Xdp(Box<XdpBackend>),
 }
 
 impl Backend {
@@ -457,7 +489,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_ref(b),
             Backend::Multi(m) => &m.members,
-            Backend::Pcap(_) => &[],
+            Backend::Pcap(_) | Backend::Xdp(_) => &[],
         }
     }
 
@@ -465,7 +497,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_mut(b),
             Backend::Multi(m) => &mut m.members,
-            Backend::Pcap(_) => &mut [],
+            Backend::Pcap(_) | Backend::Xdp(_) => &mut [],
         }
     }
 }
@@ -483,6 +515,11 @@ fn multi_send() -> Error {
 pub struct BreakHandle(Arc<Breaker>);
 
 impl BreakHandle {
+    /// A handle on `breaker` (for other handles than rings, e.g. the XDP bridge).
+    pub(crate) fn from_breaker(breaker: Arc<Breaker>) -> BreakHandle {
+        BreakHandle(breaker)
+    }
+
     /// Makes the ring's current (or next) blocking call return within a poll wake-up.
     #[doc(alias = "pfring_breakloop")]
     pub fn breakloop(&self) {
@@ -558,6 +595,10 @@ impl Ring {
         if self.enabled {
             return Ok(());
         }
+        if let Backend::Xdp(x) = &mut self.backend {
+            // A send-only ring takes no frames away from the stack.
+            x.enable(self.cfg.mode != SocketMode::SendOnly)?;
+        }
         for b in self.backend.sockets_mut() {
             b.enable(&self.cfg)?;
         }
@@ -573,6 +614,9 @@ impl Ring {
     pub fn disable(&mut self) -> Result<()> {
         if !self.enabled {
             return Ok(());
+        }
+        if let Backend::Xdp(x) = &mut self.backend {
+            x.disable()?;
         }
         for b in self.backend.sockets_mut() {
             b.disable()?;
@@ -642,6 +686,7 @@ impl Ring {
             let ready = match &self.backend {
                 Backend::Packet(b) => b.rx.ready_frames(watermark),
                 Backend::Multi(m) => m.members.iter().map(|b| b.rx.ready_frames(watermark)).sum(),
+                Backend::Xdp(x) => x.rx.ready(watermark),
                 // A file is always readable until its end.
                 Backend::Pcap(p) => return Ok(usize::from(!p.end_of_file())),
             };
@@ -654,6 +699,17 @@ impl Ring {
             }
             let left = deadline - now;
             if ready == 0 {
+                if let Backend::Xdp(x) = &mut self.backend {
+                    // Naps while traffic flows, the socket's wake-up when idle (see
+                    // XdpBackend::wait).
+                    let max_nap = Duration::from_millis(u64::from(self.cfg.block_timeout_ms));
+                    x.wait(left, max_nap, self.breaker.eventfd().as_fd())
+                        .map_err(|source| SyscallError {
+                            call: "poll",
+                            source,
+                        })?;
+                    continue;
+                }
                 // Everything was read: hand it all back first, or poll(2) reports the ring
                 // readable at once. The last received packet is gone from the ring then.
                 self.release_for_wait();
@@ -694,6 +750,7 @@ impl Ring {
         match self.backend {
             Backend::Pcap(_) => return self.recv_file(),
             Backend::Multi(_) => return self.recv_multi(wait),
+            Backend::Xdp(_) => return self.recv_xdp(wait),
             Backend::Packet(_) => {}
         }
         loop {
@@ -732,6 +789,75 @@ impl Ring {
             }
             let d = self.cfg.poll_duration;
             self.wait_readable(d)?;
+        }
+    }
+
+    /// [`Ring::recv`] on an `xdp:` ring.
+    fn recv_xdp(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
+        loop {
+            let Backend::Xdp(x) = &mut self.backend else {
+                unreachable!("xdp rings only");
+            };
+            if let Some(f) = x.rx.next_frame(crate::backend::xdp::now()) {
+                let mut header = self.header_of(&f);
+                let Backend::Xdp(x) = &mut self.backend else {
+                    unreachable!("xdp rings only");
+                };
+                if self.cfg.long_header {
+                    header.extended_hdr.pkt_hash =
+                        long_header_hash(x.rx.frame_bytes(&f, header.caplen));
+                }
+                self.recv_count += 1;
+                // The frame goes back to the kernel when the packet is dropped.
+                self.last_rx = None;
+                return Ok(Some(Packet {
+                    header,
+                    source: Source::Xdp {
+                        rx: &mut x.rx,
+                        frame: f,
+                        caplen: header.caplen,
+                    },
+                }));
+            }
+            if !wait {
+                return Ok(None);
+            }
+            if self.breaker.is_set() {
+                self.consume_break();
+                return Ok(None);
+            }
+            let d = self.cfg.poll_duration;
+            self.wait_readable(d)?;
+        }
+    }
+
+    /// [`Ring::recv_burst`] on an `xdp:` ring.
+    fn recv_burst_xdp(&mut self, max: usize, wait: bool) -> Result<Burst<'_>> {
+        let n = loop {
+            let Backend::Xdp(x) = &mut self.backend else {
+                unreachable!("xdp rings only");
+            };
+            let n = x.rx.next_burst(&mut self.burst[..max]);
+            if n > 0 || !wait || self.breaker.is_set() {
+                break n;
+            }
+            let d = self.cfg.poll_duration;
+            self.wait_readable(d)?;
+        };
+        if n == 0 && wait {
+            self.consume_break();
+        }
+        self.last_rx = None;
+        self.recv_count += n as u64;
+        Ok(Burst { ring: self, len: n })
+    }
+
+    /// How an `xdp:` ring is attached and bound (queue, zero copy or copy mode, native or
+    /// generic XDP); `None` for other rings.
+    pub fn xdp_info(&self) -> Option<XdpInfo> {
+        match &self.backend {
+            Backend::Xdp(x) => Some(x.info()),
+            _ => None,
         }
     }
 
@@ -832,7 +958,7 @@ impl Ring {
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
     pub fn end_of_file(&self) -> bool {
         match &self.backend {
-            Backend::Packet(_) | Backend::Multi(_) => false,
+            Backend::Packet(_) | Backend::Multi(_) | Backend::Xdp(_) => false,
             Backend::Pcap(p) => p.end_of_file(),
         }
     }
@@ -890,6 +1016,9 @@ impl Ring {
         }
         if let Backend::Multi(_) = self.backend {
             return self.recv_burst_multi(max, wait);
+        }
+        if let Backend::Xdp(_) = self.backend {
+            return self.recv_burst_xdp(max, wait);
         }
         let mut n = 0;
         loop {
@@ -1013,6 +1142,7 @@ impl Ring {
         match &self.backend {
             Backend::Packet(b) => b.rx.has_frame(),
             Backend::Multi(m) => m.members.iter().any(|b| b.rx.has_frame()),
+            Backend::Xdp(x) => x.rx.ready(1) > 0,
             Backend::Pcap(p) => !p.end_of_file(),
         }
     }
@@ -1028,6 +1158,7 @@ impl Ring {
                 .map(|b| b.rx.ready_frames(1_000_000))
                 .sum::<usize>()
                 .min(1_000_000) as u32,
+            Backend::Xdp(x) => x.rx.ready(1_000_000) as u32,
             Backend::Pcap(p) => u32::from(!p.end_of_file()),
         }
     }
@@ -1096,6 +1227,10 @@ impl Ring {
                 recv: self.recv_count,
                 drop: p.skipped,
             }),
+            Backend::Xdp(x) => Ok(Stats {
+                recv: self.recv_count,
+                drop: x.drops()?,
+            }),
         }
     }
 
@@ -1121,7 +1256,7 @@ impl Ring {
                 }
                 Ok(out)
             }
-            Backend::Packet(_) | Backend::Pcap(_) => {
+            Backend::Packet(_) | Backend::Pcap(_) | Backend::Xdp(_) => {
                 let st = self.stats()?;
                 Ok(vec![(self.device.clone(), st)])
             }
@@ -1175,6 +1310,8 @@ impl Ring {
                     crate::filter::Target::Bytes,
                 )?);
             }
+            // Runs in the XDP program: rejected frames go on to the network stack.
+            Backend::Xdp(x) => x.set_filter(Some(expr))?,
         }
         Ok(())
     }
@@ -1195,6 +1332,7 @@ impl Ring {
                 }
             }
             Backend::Pcap(p) => p.filter = None,
+            Backend::Xdp(x) => x.set_filter(None)?,
         }
         Ok(())
     }
@@ -1222,6 +1360,12 @@ impl Ring {
                 return Err(Error::NotSupported {
                     op: "clusters",
                     backend: "pcap",
+                });
+            }
+            Backend::Xdp(_) => {
+                return Err(Error::NotSupported {
+                    op: "clusters (open one ring per queue: open_multichannel)",
+                    backend: "xdp",
                 });
             }
         };
@@ -1263,7 +1407,7 @@ impl Ring {
         self.release_for_wait();
         match &mut self.backend {
             Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
-            Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) => Ok(()),
         }
     }
 
@@ -1293,6 +1437,13 @@ impl Ring {
                     backend: "pcap",
                 });
             }
+            // The XDP program redirects each frame to the socket of the queue it came on.
+            Backend::Xdp(_) => {
+                return Err(Error::NotSupported {
+                    op: "enable_rss_rehash",
+                    backend: "xdp",
+                });
+            }
         }
         if self.enabled {
             for b in self.backend.sockets() {
@@ -1306,7 +1457,7 @@ impl Ring {
     pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
         match &self.backend {
             Backend::Packet(b) => b.cluster.map(|m| (m.id, m.ty)),
-            Backend::Multi(_) | Backend::Pcap(_) => None,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) => None,
         }
     }
 
@@ -1383,6 +1534,8 @@ impl Ring {
                 Some(n) => iface::mac_address(n)
                     .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", n)),
             },
+            Backend::Xdp(x) => iface::mac_address(&x.ifname)
+                .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", &x.ifname)),
             Backend::Multi(_) | Backend::Pcap(_) => Ok([0; 6]),
         }
     }
@@ -1393,6 +1546,7 @@ impl Ring {
     pub fn bound_device_ifindex(&self) -> i32 {
         match &self.backend {
             Backend::Packet(b) => b.ifindex,
+            Backend::Xdp(x) => x.ifindex,
             Backend::Multi(_) | Backend::Pcap(_) => 0,
         }
     }
@@ -1404,6 +1558,11 @@ impl Ring {
     /// The ethtool request failed for another reason than "not supported".
     #[doc(alias = "pfring_get_num_rx_channels")]
     pub fn num_rx_channels(&self) -> Result<u8> {
+        if let Backend::Xdp(x) = &self.backend {
+            return iface::rx_channels(&x.ifname)
+                .map(|c| c.min(64) as u8)
+                .map_err(|e| Error::from_os("SIOCETHTOOL", e, "ethtool", "none", &x.ifname));
+        }
         let mut min: Option<u8> = None;
         for b in self.backend.sockets() {
             let c = match &b.ifname {
@@ -1447,6 +1606,8 @@ impl Ring {
                 op: "mtu",
                 backend: "pcap",
             }),
+            Backend::Xdp(x) => iface::mtu(&x.ifname)
+                .map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", &x.ifname)),
         }
     }
 
@@ -1477,6 +1638,12 @@ impl Ring {
             }
             // The record is read ahead and kept for the next receive.
             Backend::Pcap(p) => p.peek(self.cfg.caplen),
+            // AF_XDP frames carry no timestamp: the next frame is stamped now, and the
+            // receive that takes it hands out this stamp.
+            Backend::Xdp(x) => x.rx.peek_timestamp().map(|(sec, nsec)| Timestamp {
+                sec: u64::from(sec),
+                nsec,
+            }),
         }
     }
 
@@ -1497,6 +1664,7 @@ impl Ring {
             Backend::Packet(b) => b.rx.memory(),
             Backend::Multi(m) => m.members.iter().map(|b| b.rx.memory()).sum(),
             Backend::Pcap(_) => 0,
+            Backend::Xdp(x) => x.memory(),
         }
     }
 
@@ -1532,6 +1700,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.send(frame, flush, wm, bypass),
+            Backend::Xdp(x) => x.send(frame, flush, wm),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1548,6 +1717,7 @@ impl Ring {
     pub fn flush_tx_packets(&mut self) -> Result<()> {
         match &mut self.backend {
             Backend::Packet(b) => b.flush_tx(),
+            Backend::Xdp(x) => x.flush_tx(),
             Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
         }
     }
@@ -1574,6 +1744,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
+            Backend::Xdp(x) => x.wait_tx_slot(timeout),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1587,6 +1758,7 @@ impl Ring {
     pub fn tx_stats(&self) -> (u64, usize) {
         match &self.backend {
             Backend::Packet(b) => b.tx_counts(),
+            Backend::Xdp(x) => x.tx_counts(),
             Backend::Multi(_) | Backend::Pcap(_) => (0, 0),
         }
     }
@@ -1606,6 +1778,11 @@ impl Ring {
         }
         match &mut self.backend {
             Backend::Packet(b) => b.send_ifindex(frame, ifindex),
+            Backend::Xdp(x) if x.ifindex == ifindex => x.send(frame, true, 1),
+            Backend::Xdp(_) => Err(Error::NotSupported {
+                op: "sending on another interface than the ring's",
+                backend: "xdp",
+            }),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1648,6 +1825,12 @@ impl Ring {
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
+            }),
+            // The frame went back to the fill ring when its packet was dropped.
+            Backend::Xdp(_) => Err(Error::NotSupported {
+                op: "send_last_rx_packet (frames return to the kernel when dropped; send the \
+                     bytes with send)",
+                backend: "xdp",
             }),
         }
     }
@@ -1695,6 +1878,7 @@ impl AsFd for Ring {
             Backend::Packet(b) => b.fd(),
             Backend::Multi(m) => m.fd(),
             Backend::Pcap(p) => p.fd(),
+            Backend::Xdp(x) => x.fd(),
         }
     }
 }
@@ -1751,13 +1935,21 @@ impl Burst<'_> {
                 None,
             ),
             Backend::Pcap(p) => (None, &ring.burst[..0], (self.len == 1).then_some(p)),
+            Backend::Xdp(_) => (None, &ring.burst[..self.len], None),
+        };
+        let xdp = match &ring.backend {
+            Backend::Xdp(x) => Some(&x.rx),
+            _ => None,
         };
         let long = ring.cfg.long_header;
         frames
             .iter()
             .map(move |f| {
                 let mut h = ring.header_of(f);
-                let data = rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen));
+                let data = match xdp {
+                    Some(x) => x.frame_bytes(f, h.caplen),
+                    None => rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen)),
+                };
                 if long {
                     h.extended_hdr.pkt_hash = long_header_hash(data);
                 }
@@ -1783,6 +1975,7 @@ impl Drop for Burst<'_> {
                 }
             }
             Backend::Pcap(_) => {}
+            Backend::Xdp(x) => x.rx.recycle_all(&self.ring.burst[..self.len]),
         }
     }
 }

@@ -13,9 +13,13 @@
 //! Several devices (`eth0,eth1`, `eth0;eth1`, `multi:eth0;eth1`) are served by `multi`, one
 //! default-module socket per device.
 //!
-//! Modules without a backend yet (`xdp:`, `zc:`, `userspace:`, `stack:`)
+//! `xdp:eth0@Q` is served by `xdp` (an AF_XDP socket on queue Q, see its module docs).
+//!
+//! Modules without a backend yet (`zc:`, `userspace:`, `stack:`)
 //! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
 
 pub(crate) mod multi;
 pub(crate) mod packet;
 pub(crate) mod pcap_file;
+pub(crate) mod xdp;
+pub(crate) mod xdp_bridge;

@@ -22,6 +22,7 @@ pub mod pidfd;
 pub mod signal;
 pub mod socket;
 pub mod tpacket;
+pub mod xsk;
 
 use std::io;
 
