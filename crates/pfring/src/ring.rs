@@ -33,6 +33,8 @@ use crate::sys::signal::{self, Breaker};
 use crate::sys::socket::poll_in;
 use crate::sys::tpacket::RawFrame;
 
+mod rules_api;
+
 /// PF_RING API level this library implements (`RING_VERSION_NUM` of 5.4.0, `0x00MMmmpp`).
 #[doc(alias = "RING_VERSION_NUM")]
 pub const VERSION_NUM: u32 = 0x050400;
@@ -417,6 +419,7 @@ impl RingBuilder {
             burst: Box::new([RawFrame::default(); MAX_BURST]),
             burst_member: 0,
             last_rx: None,
+            rules: None,
         })
     }
 }
@@ -505,6 +508,9 @@ pub struct Ring {
     burst_member: usize,
     /// The last frame handed out; its block stays held until the reader moves past it.
     last_rx: Option<RawFrame>,
+    /// PF_RING's software rules (`None` until a rule call: the receive path then pays one
+    /// branch).
+    rules: Option<Box<rules_api::RingRules>>,
 }
 
 impl Ring {
@@ -675,6 +681,15 @@ impl Ring {
                 unreachable!("file rings returned above");
             };
             if let Some(f) = b.rx.next_frame() {
+                if let Some(r) = self.rules.as_deref_mut()
+                    && !r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    )
+                {
+                    continue;
+                }
                 let mut header = self.header_of(&f);
                 if self.cfg.long_header
                     && let Backend::Packet(b) = &self.backend
@@ -716,6 +731,17 @@ impl Ring {
                 unreachable!("multi-device rings only");
             };
             if let Some((member, f)) = m.next_frame() {
+                if let Some(r) = self.rules.as_deref_mut() {
+                    let b = &m.members[member];
+                    if !r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    ) {
+                        m.delivered[member] -= 1;
+                        continue;
+                    }
+                }
                 let mut header = self.header_of(&f);
                 let Backend::Multi(m) = &mut self.backend else {
                     unreachable!("multi-device rings only");
@@ -781,16 +807,32 @@ impl Ring {
             breaker,
             cfg,
             recv_count,
+            rules,
             ..
         } = self;
         let Backend::Pcap(p) = backend else {
             return Ok(None);
         };
-        if !p.fetch(cfg.caplen, breaker)? {
-            if breaker.is_set() {
-                breaker.reset();
+        // Bounded by the file: every pass consumes a record.
+        loop {
+            if !p.fetch(cfg.caplen, breaker)? {
+                if breaker.is_set() {
+                    breaker.reset();
+                }
+                return Ok(None);
             }
-            return Ok(None);
+            let Some(r) = rules.as_deref_mut() else {
+                break;
+            };
+            let info = rules_api::FrameInfo {
+                wire_len: p.hdr.len,
+                vlan_tci: None,
+                ifindex: p.hdr.extended_hdr.if_index,
+                outgoing: false,
+            };
+            if r.admit(&p.buf, &info, None) {
+                break;
+            }
         }
         *recv_count += 1;
         let mut header = p.hdr;
@@ -873,6 +915,15 @@ impl Ring {
             while n < max {
                 match b.rx.next_frame() {
                     Some(f) => {
+                        if let Some(r) = self.rules.as_deref_mut()
+                            && !r.admit(
+                                b.rx.frame_bytes(&f, self.cfg.caplen),
+                                &rules_api::FrameInfo::of(&f),
+                                Some(&b.sock),
+                            )
+                        {
+                            continue;
+                        }
                         self.burst[n] = f;
                         n += 1;
                     }
@@ -903,7 +954,24 @@ impl Ring {
             let Backend::Multi(m) = &mut self.backend else {
                 unreachable!("multi-device rings only");
             };
-            let (member, n) = m.next_burst(&mut self.burst[..max]);
+            let (member, mut n) = m.next_burst(&mut self.burst[..max]);
+            if let Some(r) = self.rules.as_deref_mut() {
+                let b = &m.members[member];
+                let mut kept = 0;
+                for i in 0..n {
+                    let f = self.burst[i];
+                    if r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    ) {
+                        self.burst[kept] = f;
+                        kept += 1;
+                    }
+                }
+                m.delivered[member] -= (n - kept) as u64;
+                n = kept;
+            }
             if n > 0 || !wait || self.breaker.is_set() {
                 break (member, n);
             }
@@ -1150,7 +1218,8 @@ impl Ring {
                 )?);
             }
         }
-        Ok(())
+        // The offloaded rules run after the new filter (or go back to the library).
+        self.sync_rules()
     }
 
     /// Removes the BPF filter set by [`Ring::set_bpf_filter`].
@@ -1170,7 +1239,7 @@ impl Ring {
             }
             Backend::Pcap(p) => p.filter = None,
         }
-        Ok(())
+        self.sync_rules()
     }
 
     /// Puts the ring in cluster `id` of type `ty`: the packets of the device are shared
