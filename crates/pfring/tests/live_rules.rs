@@ -6,8 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use pfring::filter::rules::{FilteringRule, HashFilteringRule, RuleAction};
 use pfring::Ring;
+use pfring::filter::rules::{FilteringRule, HashFilteringRule, RuleAction};
 use pfring_testkit::{FrameBuilder, NetNs, RawReceiver, RawSender, VethPair, require_privileged};
 
 #[path = "common/ring.rs"]
