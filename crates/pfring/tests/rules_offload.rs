@@ -25,7 +25,6 @@ fn rule_sets(pkts: &[ParsedPacket]) -> Vec<RuleSet> {
     ] {
         let mut s = RuleSet::new();
         s.set_policy(policy);
-        let mut id = 1u16;
         for (n, p) in ips.iter().step_by(7).take(60).enumerate() {
             let action = if n % 2 == 0 {
                 RuleAction::DontForwardAndStop
@@ -35,6 +34,7 @@ fn rule_sets(pkts: &[ParsedPacket]) -> Vec<RuleSet> {
             let src = p.ip_src.to_std(p.ip_version).unwrap();
             let dst = p.ip_dst.to_std(p.ip_version).unwrap();
             let prefix = if p.ip_version == 4 { 16 } else { 48 };
+            let id = n as u16 + 1;
             let r = match (n + variant) % 5 {
                 0 => FilteringRule::new(id, action)
                     .src_ip(src, prefix)
@@ -55,7 +55,6 @@ fn rule_sets(pkts: &[ParsedPacket]) -> Vec<RuleSet> {
                     .dst_ports(p.l4_dst_port, p.l4_dst_port),
             };
             s.add_rule(r, None, now).unwrap();
-            id += 1;
             if n % 3 == variant % 3 {
                 let h = HashFilteringRule::from_packet(p, action).unwrap();
                 let _ = s.add_hash_rule(h, None, now);
