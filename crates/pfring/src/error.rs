@@ -45,6 +45,14 @@ pub enum Error {
         /// The backend (device prefix) that refused it.
         backend: &'static str,
     },
+    /// The device (its driver) cannot do the operation, e.g. hardware flow rules on a veth.
+    #[error("{op} is not supported by device {device:?}")]
+    NotSupportedByDevice {
+        /// The operation.
+        op: &'static str,
+        /// The device.
+        device: String,
+    },
     /// `recv` and friends on a ring that was not enabled with [`crate::Ring::enable`].
     #[error("the ring is not enabled (call enable() first)")]
     #[doc(alias = "PF_RING_ERROR_RING_NOT_ENABLED")]
@@ -144,7 +152,7 @@ impl Error {
             Error::NoTxSlotAvailable => -4,
             Error::TxRefused { .. } | Error::Pcap(_) => -1,
             Error::NoSuchDevice { .. } => -13,
-            Error::NotSupported { .. } => -7,
+            Error::NotSupported { .. } | Error::NotSupportedByDevice { .. } => -7,
             Error::RingNotEnabled => -12,
             Error::AlreadyEnabled { .. } | Error::WrongSocketMode { .. } => -11,
             Error::DeviceBusy { .. } | Error::PermissionDenied { .. } | Error::Syscall(_) => -1,

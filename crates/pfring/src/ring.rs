@@ -33,7 +33,10 @@ use crate::sys::signal::{self, Breaker};
 use crate::sys::socket::poll_in;
 use crate::sys::tpacket::RawFrame;
 
+mod hw_rules;
 mod rules_api;
+
+pub use hw_rules::{FilteringMode, HwFilteringRule, HwRuleAction, HwRulePlacement};
 
 /// PF_RING API level this library implements (`RING_VERSION_NUM` of 5.4.0, `0x00MMmmpp`).
 #[doc(alias = "RING_VERSION_NUM")]

@@ -295,3 +295,57 @@ fn forward_add_rule_creates_exact_rules_from_traffic() {
     assert_eq!(ring.rule_set().unwrap().len(), (1, 1));
     assert_eq!(ring.rules_stats().hash_match, 19);
 }
+
+#[test]
+fn hardware_rules_on_veth_fail_clearly_or_fall_back_to_software() {
+    use pfring::ring::{FilteringMode, HwFilteringRule, HwRuleAction, HwRulePlacement};
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "rwa", "rwb").unwrap();
+    let tx = RawSender::new(veth.a()).unwrap();
+    let mut ring = open(veth.b());
+    let rule = HwFilteringRule {
+        rule_id: 3,
+        proto: 17,
+        src: None,
+        dst: Some(ip("10.0.0.2")),
+        sport: None,
+        dport: Some(9),
+        vlan_id: None,
+        action: HwRuleAction::Drop,
+    };
+    assert_eq!(ring.filtering_mode(), FilteringMode::SoftwareOnly);
+    assert!(matches!(
+        ring.add_hw_rule(&rule),
+        Err(pfring::Error::NotSupported { .. })
+    ));
+    ring.set_filtering_mode(FilteringMode::HardwareOnly);
+    match ring.add_hw_rule(&rule) {
+        Err(e @ pfring::Error::NotSupportedByDevice { .. }) => {
+            assert!(e.to_string().contains("\"rwb\""), "{e}");
+        }
+        other => panic!("veth has no n-tuple rules: {other:?}"),
+    }
+    ring.set_filtering_mode(FilteringMode::HardwareAndSoftware);
+    assert_eq!(ring.add_hw_rule(&rule).unwrap(), HwRulePlacement::Software);
+    assert!(matches!(
+        ring.add_hw_rule(&rule),
+        Err(pfring::Error::Rule(_))
+    ));
+    // The software stand-in drops port 9 (in the kernel filter: it only drops).
+    assert!(ring.rules_offloaded());
+    let frames: Vec<_> = (0..20u64)
+        .map(|i| frame(i, 1, 8 + (i % 2) as u16, false))
+        .collect();
+    let want: Vec<u64> = (0..20u64).filter(|i| i % 2 == 0).collect();
+    assert_eq!(deliver(&mut ring, &tx, &frames, want.len()), want);
+    ring.remove_hw_rule(3).unwrap();
+    assert!(matches!(
+        ring.remove_hw_rule(3),
+        Err(pfring::Error::Rule(_))
+    ));
+    assert_eq!(
+        deliver(&mut ring, &tx, &frames, 20),
+        (0..20).collect::<Vec<_>>()
+    );
+}

@@ -34,6 +34,8 @@ pub(crate) struct RingRules {
     /// Frames reflected / bounced, and sends that failed.
     pub(crate) transmitted: u64,
     pub(crate) transmit_errors: u64,
+    /// Hardware rules and the filtering mode.
+    pub(crate) hw: super::hw_rules::HwState,
 }
 
 impl Default for RingRules {
@@ -46,6 +48,7 @@ impl Default for RingRules {
             active: false,
             transmitted: 0,
             transmit_errors: 0,
+            hw: super::hw_rules::HwState::default(),
         }
     }
 }

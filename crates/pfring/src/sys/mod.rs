@@ -15,6 +15,7 @@
 
 pub(crate) mod bpf;
 pub mod cpu;
+pub(crate) mod ethtool;
 pub mod iface;
 pub mod mmap;
 pub mod signal;
