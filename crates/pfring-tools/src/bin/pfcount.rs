@@ -14,7 +14,7 @@ const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING
 
 pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
         [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [-c <cluster id>] [-H <cluster type>]
-        [--json] [--slots <n>] [--ring-mb <MiB>]
+        [-u <1|2>] [-d <device>] [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
 -i <device>     Device name (e.g. eth0, eth0@1, eth0.100, any, pcap:file.pcap); default eth0
@@ -32,6 +32,9 @@ pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <
 -H <type>       Cluster type (with -c): 0=per flow, 1=round robin, 2=2-tuple, 3=4-tuple,
                 4=5-tuple (default), 5=TCP 5-tuple, 11=IP 5-tuple (types 6-10, 12 and 13
                 are not supported)
+-u <1|2>        For each packet's flow add a drop rule: 1 = exact (hash) rule, 2 = wildcard
+                rule (/32 hosts and exact ports); later packets of the flow are not received
+-d <device>     Reflector device (frames matched by reflect rules are sent out of it)
 -v <1|2>        Verbose: one line per packet (2: plus a hex dump)
 -L              List interfaces and exit (-v 1: with MAC and MTU)
 -q              Quiet: no periodic stats (final stats only)
@@ -62,6 +65,8 @@ struct Opts {
     block_ms: u64,
     cluster: Option<u16>,
     cluster_type: ClusterType,
+    add_drop_rule: u8,
+    reflector: Option<String>,
 }
 
 fn parse_args() -> Result<Option<Opts>> {
@@ -86,6 +91,8 @@ fn parse_args() -> Result<Option<Opts>> {
         block_ms: 16,
         cluster: None,
         cluster_type: ClusterType::PerFlow5Tuple,
+        add_drop_rule: 0,
+        reflector: None,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -114,6 +121,13 @@ fn parse_args() -> Result<Option<Opts>> {
                 let v: u32 = p.value()?.parse().context("-H <cluster type>")?;
                 o.cluster_type = ClusterType::try_from(v)?;
             }
+            Short('u') => {
+                o.add_drop_rule = p.value()?.parse().context("-u <1|2>")?;
+                if !(1..=2).contains(&o.add_drop_rule) {
+                    anyhow::bail!("-u takes 1 (hash rule) or 2 (wildcard rule)");
+                }
+            }
+            Short('d') => o.reflector = Some(p.value()?.string()?),
             Short('q') => o.quiet = true,
             Long("json") => o.json = true,
             Long("slots") => o.slots = p.value()?.parse().context("--slots <n>")?,
@@ -164,6 +178,9 @@ fn run(o: Opts) -> Result<()> {
     if let Some(id) = o.cluster {
         ring.set_cluster(id, o.cluster_type)?;
     }
+    if let Some(dev) = &o.reflector {
+        ring.set_reflector_device(Some(dev))?;
+    }
     ring.set_poll_watermark(o.watermark)?;
     ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));
     let breaker: BreakHandle = ring.break_handle();
@@ -195,6 +212,9 @@ fn run(o: Opts) -> Result<()> {
     let poll_wait = Duration::from_millis(o.poll_ms.max(1));
     let mut done = false;
     let mut file_error = None;
+    // -u: flows seen in the current burst, given a drop rule once the burst is released.
+    let mut new_flows: Vec<pfring::ParsedPacket> = Vec::new();
+    let mut next_rule_id: u16 = 0;
     let print = |printer: &mut StatsPrinter, ring: &mut pfring::Ring, pkts, bytes| -> Result<()> {
         let st = ring.stats()?;
         let s = Sample {
@@ -233,6 +253,12 @@ fn run(o: Opts) -> Result<()> {
             };
             for (h, data) in burst.iter() {
                 pkts += 1;
+                if o.add_drop_rule > 0 {
+                    let (p, _) = pfring::ParsedPacket::parse(data, 4);
+                    if p.ip_version != 0 {
+                        new_flows.push(p);
+                    }
+                }
                 bytes += u64::from(h.len) + WIRE_OVERHEAD;
                 if o.verbose > 0 {
                     let _ = write!(out, "{}", packet_line(&h, data, o.long_header));
@@ -258,6 +284,14 @@ fn run(o: Opts) -> Result<()> {
                 }
             }
         }
+        if !new_flows.is_empty() {
+            add_drop_rules(
+                &mut ring,
+                o.add_drop_rule,
+                &mut new_flows,
+                &mut next_rule_id,
+            );
+        }
         if o.verbose > 0 {
             let _ = out.flush();
         }
@@ -278,6 +312,60 @@ fn run(o: Opts) -> Result<()> {
     match file_error {
         Some(e) => Err(e.into()),
         None => Ok(()),
+    }
+}
+
+/// `-u`: a drop rule for each flow in `flows` (emptied): exact rules for `kind` 1, wildcard
+/// rules with /32 hosts and exact ports for 2. A flow that already has one (several of its
+/// packets were queued before the rule) is skipped.
+fn add_drop_rules(
+    ring: &mut pfring::Ring,
+    kind: u8,
+    flows: &mut Vec<pfring::ParsedPacket>,
+    next_rule_id: &mut u16,
+) {
+    use pfring::filter::rules::{FilteringRule, HashFilteringRule, RuleAction, RuleError};
+    let drop = RuleAction::DontForwardAndStop;
+    for p in flows.drain(..) {
+        let added = if kind == 1 {
+            let Some(r) = HashFilteringRule::from_packet(&p, drop) else {
+                continue;
+            };
+            ring.add_hash_filtering_rule(r)
+        } else {
+            let (Some(src), Some(dst)) =
+                (p.ip_src.to_std(p.ip_version), p.ip_dst.to_std(p.ip_version))
+            else {
+                continue;
+            };
+            // The same flow twice in a burst: its rule exists already.
+            let dup = ring.rule_set().is_some_and(|s| {
+                let probe = FilteringRule::new(0, drop)
+                    .proto(p.l3_proto)
+                    .vlan(p.vlan_id)
+                    .src_ip(src, 128)
+                    .dst_ip(dst, 128)
+                    .src_ports(p.l4_src_port, p.l4_src_port)
+                    .dst_ports(p.l4_dst_port, p.l4_dst_port);
+                s.rules().any(|r| r.core == probe.core)
+            });
+            if dup || *next_rule_id == pfring::filter::rules::AUTO_RULE_ID {
+                continue;
+            }
+            let r = FilteringRule::new(*next_rule_id, drop)
+                .proto(p.l3_proto)
+                .vlan(p.vlan_id)
+                .src_ip(src, 128)
+                .dst_ip(dst, 128)
+                .src_ports(p.l4_src_port, p.l4_src_port)
+                .dst_ports(p.l4_dst_port, p.l4_dst_port);
+            *next_rule_id += 1;
+            ring.add_filtering_rule(r)
+        };
+        match added {
+            Ok(()) | Err(Error::Rule(RuleError::DuplicateHash)) => {}
+            Err(e) => eprintln!("pfring_add_filtering_rule({kind}) failed: {e}"),
+        }
     }
 }
 
