@@ -156,7 +156,9 @@ impl HashFilteringRule {
 
 #[derive(Clone, Debug)]
 struct Entry {
-    rule: HashFilteringRule,
+    /// Boxed: the map's buckets stay small (one lookup touches one or two cache lines).
+    rule: Box<HashFilteringRule>,
+    action: RuleAction,
     reflector: Option<i32>,
     stats: HashRuleStats,
     last: Instant,
@@ -178,7 +180,7 @@ impl HashTable {
     }
 
     pub(super) fn rules(&self) -> impl Iterator<Item = &HashFilteringRule> {
-        self.map.values().map(|e| &e.rule)
+        self.map.values().map(|e| &*e.rule)
     }
 
     pub(super) fn insert(
@@ -192,7 +194,8 @@ impl HashTable {
             std::collections::hash_map::Entry::Occupied(_) => Err(RuleError::DuplicateHash),
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(Entry {
-                    rule,
+                    action: rule.action,
+                    rule: Box::new(rule),
                     reflector,
                     stats: HashRuleStats::default(),
                     last: now,
@@ -203,7 +206,7 @@ impl HashTable {
     }
 
     pub(super) fn remove(&mut self, key: &FlowKey) -> Option<HashFilteringRule> {
-        self.map.remove(key).map(|e| e.rule)
+        self.map.remove(key).map(|e| *e.rule)
     }
 
     /// The matching rule's action, reflector and counters (match counted and the time
@@ -220,7 +223,7 @@ impl HashTable {
         let e = self.map.get_mut(&FlowKey::of_packet(p))?;
         e.stats.matched += 1;
         e.last = now;
-        Some((e.rule.action, e.reflector, &mut e.stats))
+        Some((e.action, e.reflector, &mut e.stats))
     }
 
     pub(super) fn stats(&self, key: &FlowKey, now: Instant) -> Option<HashRuleStats> {

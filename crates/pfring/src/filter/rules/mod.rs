@@ -225,6 +225,8 @@ struct WildcardEntry {
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     wildcard: BTreeMap<u16, WildcardEntry>,
+    /// The wildcard rules flattened, in id order (rebuilt incrementally on changes).
+    compact: Vec<(u16, wildcard::Compact)>,
     hash: hash::HashTable,
     policy: FilteringPolicy,
     sampling_rate: u32,
@@ -267,6 +269,9 @@ impl RuleSet {
         if self.wildcard.contains_key(&rule.rule_id) {
             return Err(RuleError::Duplicate(rule.rule_id));
         }
+        let at = self.compact.partition_point(|(id, _)| *id < rule.rule_id);
+        self.compact
+            .insert(at, (rule.rule_id, wildcard::Compact::of(&rule)));
         self.wildcard.insert(
             rule.rule_id,
             WildcardEntry {
@@ -286,6 +291,7 @@ impl RuleSet {
     /// [`RuleError::NoSuchRule`].
     #[doc(alias = "pfring_remove_filtering_rule")]
     pub fn remove_rule(&mut self, rule_id: u16) -> Result<FilteringRule, RuleError> {
+        self.compact.retain(|(id, _)| *id != rule_id);
         self.wildcard
             .remove(&rule_id)
             .map(|e| e.rule)
@@ -408,6 +414,8 @@ impl RuleSet {
         self.wildcard.retain(|_, e| {
             e.rule.locked || now.saturating_duration_since(e.last.unwrap_or(e.added)) < inactivity
         });
+        let kept = &self.wildcard;
+        self.compact.retain(|(id, _)| kept.contains_key(id));
         before - self.wildcard.len()
     }
 
@@ -440,8 +448,15 @@ impl RuleSet {
         }
         if !decided && !self.wildcard.is_empty() {
             let mut side: Option<(RuleAction, u16)> = None;
-            for e in self.wildcard.values_mut() {
-                if !e.rule.matches(pkt, frame) {
+            let view = wildcard::PacketView::of(pkt);
+            for (id, c) in &self.compact {
+                if !c.matches(&view) {
+                    continue;
+                }
+                let Some(e) = self.wildcard.get_mut(id) else {
+                    continue;
+                };
+                if c.slow && !e.rule.matches(pkt, frame) {
                     continue;
                 }
                 e.stats.matches += 1;

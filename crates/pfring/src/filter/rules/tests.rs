@@ -891,3 +891,47 @@ fn offload_of_many_exact_rules_falls_back() {
     assert!(set.offloadable());
     assert!(offload::compile(&set, Target::Kernel).is_none());
 }
+
+#[test]
+fn flattened_wildcard_rules_match_like_the_rules() {
+    let frames = corpus();
+    let mut rules: Vec<FilteringRule> = sets()
+        .iter()
+        .flat_map(|s| s.rules().cloned().collect::<Vec<_>>())
+        .collect();
+    rules.push(
+        FilteringRule::new(1, RuleAction::ForwardAndStop)
+            .src_ip(ip("2001::"), 16)
+            .bidirectional(true),
+    );
+    rules.push(
+        FilteringRule::new(1, RuleAction::ForwardAndStop)
+            .src_ip(ip("10.0.0.2"), 31)
+            .dst_ports(1000, 1000)
+            .bidirectional(true),
+    );
+    rules.push(
+        FilteringRule::new(1, RuleAction::ForwardAndStop)
+            .dst_mac([2, 0, 0, 0, 0, 2])
+            .src_ports(7, 7),
+    );
+    rules.push(
+        FilteringRule::new(1, RuleAction::ForwardAndStop)
+            .vlan(10)
+            .proto(17),
+    );
+    let mut checked = 0;
+    for r in &rules {
+        let c = wildcard::Compact::of(r);
+        for f in &frames {
+            let (p, _) = ParsedPacket::parse(f, 4);
+            assert_eq!(
+                c.matches(&wildcard::PacketView::of(&p)),
+                r.matches(&p, f),
+                "{r:?} on {p:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 200);
+}

@@ -349,3 +349,111 @@ fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
+
+/// The fields of a packet the wildcard rules test, in compare-friendly form.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PacketView {
+    vlan: u16,
+    proto: u8,
+    ipv: u8,
+    src: u128,
+    dst: u128,
+    smac: u64,
+    dmac: u64,
+    sport: u16,
+    dport: u16,
+}
+
+fn mac64(m: &[u8; 6]) -> u64 {
+    u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
+}
+
+fn addr128(a: &IpAddress) -> u128 {
+    u128::from_ne_bytes(*a.as_bytes())
+}
+
+impl PacketView {
+    #[inline]
+    pub(super) fn of(p: &ParsedPacket) -> PacketView {
+        PacketView {
+            vlan: p.vlan_id,
+            proto: p.l3_proto,
+            ipv: p.ip_version,
+            src: addr128(&p.ip_src),
+            dst: addr128(&p.ip_dst),
+            smac: mac64(&p.smac),
+            dmac: mac64(&p.dmac),
+            sport: p.l4_src_port,
+            dport: p.l4_dst_port,
+        }
+    }
+}
+
+/// A wildcard rule flattened for the per-packet loop (same verdicts as
+/// [`FilteringRule::matches`]; rules with a payload pattern or a balance pool defer to it).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Compact {
+    src: u128,
+    smask: u128,
+    dst: u128,
+    dmask: u128,
+    smac: u64,
+    dmac: u64,
+    sport: (u16, u16),
+    dport: (u16, u16),
+    vlan: u16,
+    proto: u8,
+    fam: u8,
+    bidir: bool,
+    /// Needs [`FilteringRule::matches`] (payload or balance pool).
+    pub(super) slow: bool,
+}
+
+impl Compact {
+    pub(super) fn of(r: &FilteringRule) -> Compact {
+        let c = &r.core;
+        let range = |lo: u16, hi: u16| if hi == 0 { (0, u16::MAX) } else { (lo, hi) };
+        let sm = addr128(&c.shost_mask);
+        let dm = addr128(&c.dhost_mask);
+        Compact {
+            src: addr128(&c.shost) & sm,
+            smask: sm,
+            dst: addr128(&c.dhost) & dm,
+            dmask: dm,
+            smac: mac64(&c.smac),
+            dmac: mac64(&c.dmac),
+            sport: range(c.sport_low, c.sport_high),
+            dport: range(c.dport_low, c.dport_high),
+            vlan: c.vlan_id,
+            proto: c.proto,
+            fam: c.family(),
+            bidir: r.bidirectional,
+            slow: !r.payload_pattern.is_empty() || r.balance_pool > 0,
+        }
+    }
+
+    #[inline(always)]
+    fn tuple(&self, p: &PacketView, swap: bool) -> bool {
+        let (smac, dmac, src, dst, sp, dp) = if swap {
+            (p.dmac, p.smac, p.dst, p.src, p.dport, p.sport)
+        } else {
+            (p.smac, p.dmac, p.src, p.dst, p.sport, p.dport)
+        };
+        (self.smac == 0 || self.smac == smac)
+            && (self.dmac == 0 || self.dmac == dmac)
+            && (self.smask == 0 || (p.ipv == self.fam && src & self.smask == self.src))
+            && (self.dmask == 0 || (p.ipv == self.fam && dst & self.dmask == self.dst))
+            && self.sport.0 <= sp
+            && sp <= self.sport.1
+            && self.dport.0 <= dp
+            && dp <= self.dport.1
+    }
+
+    /// The header part of the match (everything but payload and balance pool).
+    #[inline]
+    pub(super) fn matches(&self, p: &PacketView) -> bool {
+        (self.vlan == 0 || self.vlan == p.vlan)
+            && (self.proto == 0 || self.proto == p.proto)
+            && (self.tuple(p, false) || (self.bidir && self.tuple(p, true)))
+    }
+}
