@@ -66,11 +66,35 @@ impl RingRules {
     /// kernel already decided), sends reflected / bounced copies through `tx`.
     #[inline]
     pub(crate) fn admit(&mut self, data: &[u8], f: &FrameInfo, tx: Option<&PacketSocket>) -> bool {
-        if !self.active || (self.offloaded && !offload::needs_library(data, f.wire_len)) {
+        if !self.active {
             return true;
         }
+        // The ring puts a tag the kernel stripped back into the bytes (when there is room).
+        let reinserted = f.vlan_tci.is_some_and(|tci| {
+            matches!(data.get(12..16), Some(&[a, b, c, d])
+                if matches!(u16::from_be_bytes([a, b]), 0x8100 | 0x88a8 | 0x9100)
+                    && u16::from_be_bytes([c, d]) == tci)
+        });
+        if self.offloaded {
+            // What the kernel program saw: the frame without the stripped tag.
+            let decided = if reinserted {
+                // `reinserted` means at least 16 bytes; the check reads at most 24.
+                let mut head = [0u8; 28];
+                let n = data.len().min(32);
+                head[..12].copy_from_slice(&data[..12]);
+                head[12..n - 4].copy_from_slice(&data[16..n]);
+                !offload::needs_library(&head[..n - 4], f.wire_len.saturating_sub(4))
+            } else {
+                !offload::needs_library(data, f.wire_len)
+            };
+            if decided {
+                return true;
+            }
+        }
         let (mut p, _) = ParsedPacket::parse(data, 4);
-        if let Some(tci) = f.vlan_tci {
+        if let Some(tci) = f.vlan_tci
+            && !reinserted
+        {
             // The kernel took the outer tag out of the bytes: it is the first tag.
             p.qinq_vlan_id = p.vlan_id;
             p.vlan_id = tci & 0x0fff;
