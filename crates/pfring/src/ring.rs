@@ -832,6 +832,7 @@ impl Ring {
                 vlan_tci: None,
                 ifindex: p.hdr.extended_hdr.if_index,
                 outgoing: false,
+                ts_ns: p.hdr.extended_hdr.timestamp_ns,
             };
             if r.admit(&p.buf, &info, None) {
                 break;

@@ -41,7 +41,7 @@ pub(crate) struct RingRules {
 impl Default for RingRules {
     fn default() -> Self {
         RingRules {
-            set: RuleSet::new(),
+            set: RuleSet::with_builtin_plugins(),
             reflector: None,
             allow_offload: true,
             offloaded: false,
@@ -59,6 +59,8 @@ pub(crate) struct FrameInfo {
     pub(crate) vlan_tci: Option<u16>,
     pub(crate) ifindex: i32,
     pub(crate) outgoing: bool,
+    /// Timestamp, ns since the Unix epoch.
+    pub(crate) ts_ns: u64,
 }
 
 impl RingRules {
@@ -99,7 +101,7 @@ impl RingRules {
             p.qinq_vlan_id = p.vlan_id;
             p.vlan_id = tci & 0x0fff;
         }
-        let v = self.set.evaluate(&p, data, Instant::now());
+        let v = self.set.evaluate_at(&p, data, Instant::now(), f.ts_ns);
         // Transmitted frames are not reflected again (no loops through a bounce).
         if !v.transmit.is_empty() && !f.outgoing {
             for t in &v.transmit {
@@ -125,6 +127,7 @@ impl FrameInfo {
             vlan_tci: f.vlan_tci,
             ifindex: f.ifindex,
             outgoing: f.pkttype == PACKET_OUTGOING,
+            ts_ns: u64::from(f.sec) * 1_000_000_000 + u64::from(f.nsec),
         }
     }
 }
@@ -376,6 +379,37 @@ impl Ring {
             .purge_idle_rules(Duration::from_secs(inactivity_sec.into()), Instant::now());
         self.sync_rules()?;
         Ok(n)
+    }
+
+    /// Registers a rule plugin (the SIP and RTP plugins are there from the start); rules
+    /// then name it by id.
+    ///
+    /// # Errors
+    /// [`Error::Rule`] for id 0 or an id in use.
+    pub fn register_rule_plugin(
+        &mut self,
+        plugin: Box<dyn crate::filter::rules::plugin::RulePlugin>,
+    ) -> Result<()> {
+        Ok(self.rules_mut().set.plugins_mut().register(plugin)?)
+    }
+
+    /// The registered rule plugins (PF_RING's `plugins_info`).
+    #[doc(alias = "plugins_info")]
+    pub fn rule_plugins(&mut self) -> Vec<crate::filter::rules::plugin::PluginInfo> {
+        self.rules_mut().set.plugins().info()
+    }
+
+    /// The statistics the plugin of wildcard rule `rule_id` keeps for it (format: the
+    /// plugin's; the SIP and RTP plugins write text).
+    ///
+    /// # Errors
+    /// [`Error::Rule`] for an unknown rule or a rule without plugin.
+    #[doc(alias = "pfring_get_filtering_rule_stats")]
+    pub fn plugin_stats(&self, rule_id: u16) -> Result<Vec<u8>> {
+        let r = self.rules.as_deref().ok_or(Error::Rule(
+            crate::filter::rules::RuleError::NoSuchRule(rule_id),
+        ))?;
+        Ok(r.set.plugin_stats(rule_id)?)
     }
 
     /// The rule set (read only).

@@ -18,6 +18,7 @@ pub mod cpu;
 pub(crate) mod ethtool;
 pub mod iface;
 pub mod mmap;
+pub mod plugin;
 pub mod signal;
 pub mod socket;
 pub mod tpacket;

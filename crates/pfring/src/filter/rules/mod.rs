@@ -27,15 +27,18 @@
 //!   `src_ip` / `dst_ip` builders) and only match packets of that version (PF_RING compares
 //!   the raw `ip_addr` union, so an IPv4 rule could match the first word of an IPv6 address).
 //! - Rules match the outer headers (the packet is parsed to level 4, no tunnels).
-//! - `execute_action_*` and the plugin fields need a plugin: no plugin is registered in this
-//!   build, so a rule naming one is refused ([`RuleError::NoSuchPlugin`]); without a plugin
-//!   `execute_action_and_stop` drops and `execute_action_and_continue` does nothing, as in
-//!   the kernel module.
+//! - A rule names one plugin ([`plugin`]) for both filtering and handling (PF_RING 5.x has
+//!   `filter_plugin_id` and `plugin_action.plugin_id`); an unregistered id is refused
+//!   ([`RuleError::NoSuchPlugin`]). Without a plugin `execute_action_and_stop` drops and
+//!   `execute_action_and_continue` does nothing, as in the kernel module.
 //! - `forward_packet_del_rule_and_stop` (5.x value 5, a plugin action in PF_RING) forwards
 //!   the packet and removes the exact rule of its flow, if there is one.
 
 mod hash;
 pub mod offload;
+pub mod plugin;
+pub mod rtp;
+pub mod sip;
 #[cfg(test)]
 mod tests;
 mod wildcard;
@@ -221,9 +224,11 @@ struct WildcardEntry {
     last: Option<Instant>,
 }
 
-/// Wildcard and exact rules, the default policy and the sampling rate of one ring.
-#[derive(Clone, Debug, Default)]
+/// Wildcard and exact rules, the default policy, the sampling rate and the rule plugins of
+/// one ring.
+#[derive(Debug, Default)]
 pub struct RuleSet {
+    plugins: plugin::PluginRegistry,
     wildcard: BTreeMap<u16, WildcardEntry>,
     /// The wildcard rules flattened, in id order (rebuilt incrementally on changes).
     compact: Vec<(u16, wildcard::Compact)>,
@@ -241,6 +246,40 @@ impl RuleSet {
             sampling_rate: 1,
             ..RuleSet::default()
         }
+    }
+
+    /// An empty set with the plugins that ship with the library registered
+    /// ([`plugin::PluginRegistry::with_builtin`]).
+    pub fn with_builtin_plugins() -> RuleSet {
+        RuleSet {
+            plugins: plugin::PluginRegistry::with_builtin(),
+            ..RuleSet::new()
+        }
+    }
+
+    /// The rule plugins.
+    pub fn plugins(&self) -> &plugin::PluginRegistry {
+        &self.plugins
+    }
+
+    /// The rule plugins, to register more.
+    pub fn plugins_mut(&mut self) -> &mut plugin::PluginRegistry {
+        &mut self.plugins
+    }
+
+    /// Statistics of the plugin of wildcard rule `rule_id`, for that rule
+    /// (`pfring_get_filtering_rule_stats` in PF_RING 5.x, which asked the rule's plugin).
+    ///
+    /// # Errors
+    /// [`RuleError::NoSuchRule`]; [`RuleError::NoSuchPlugin`] if the rule names none.
+    pub fn plugin_stats(&self, rule_id: u16) -> Result<Vec<u8>, RuleError> {
+        let e = self
+            .wildcard
+            .get(&rule_id)
+            .ok_or(RuleError::NoSuchRule(rule_id))?;
+        let id = e.rule.plugin_id;
+        let p = self.plugins.get(id).ok_or(RuleError::NoSuchPlugin(id))?;
+        Ok(p.get_stats(rule_id))
     }
 
     /// Whether the set changes anything (rules, a drop policy or sampling).
@@ -269,6 +308,14 @@ impl RuleSet {
         if self.wildcard.contains_key(&rule.rule_id) {
             return Err(RuleError::Duplicate(rule.rule_id));
         }
+        if rule.plugin_id != 0 {
+            let p = self
+                .plugins
+                .get_mut(rule.plugin_id)
+                .ok_or(RuleError::NoSuchPlugin(rule.plugin_id))?;
+            p.add_rule(rule.rule_id, &rule.plugin_data)
+                .map_err(RuleError::Invalid)?;
+        }
         let at = self.compact.partition_point(|(id, _)| *id < rule.rule_id);
         self.compact
             .insert(at, (rule.rule_id, wildcard::Compact::of(&rule)));
@@ -292,10 +339,15 @@ impl RuleSet {
     #[doc(alias = "pfring_remove_filtering_rule")]
     pub fn remove_rule(&mut self, rule_id: u16) -> Result<FilteringRule, RuleError> {
         self.compact.retain(|(id, _)| *id != rule_id);
-        self.wildcard
+        let r = self
+            .wildcard
             .remove(&rule_id)
             .map(|e| e.rule)
-            .ok_or(RuleError::NoSuchRule(rule_id))
+            .ok_or(RuleError::NoSuchRule(rule_id))?;
+        if let Some(p) = self.plugins.get_mut(r.plugin_id) {
+            p.del_rule(rule_id);
+        }
+        Ok(r)
     }
 
     /// The wildcard rules, in evaluation order.
@@ -411,8 +463,14 @@ impl RuleSet {
     #[doc(alias = "pfring_purge_idle_rules")]
     pub fn purge_idle_rules(&mut self, inactivity: Duration, now: Instant) -> usize {
         let before = self.wildcard.len();
+        let plugins = &mut self.plugins;
         self.wildcard.retain(|_, e| {
-            e.rule.locked || now.saturating_duration_since(e.last.unwrap_or(e.added)) < inactivity
+            let keep = e.rule.locked
+                || now.saturating_duration_since(e.last.unwrap_or(e.added)) < inactivity;
+            if !keep && let Some(p) = plugins.get_mut(e.rule.plugin_id) {
+                p.del_rule(e.rule.rule_id);
+            }
+            keep
         });
         let kept = &self.wildcard;
         self.compact.retain(|(id, _)| kept.contains_key(id));
@@ -424,6 +482,18 @@ impl RuleSet {
     /// [`RuleAction::ForwardAddRuleAndStop`] / [`RuleAction::ForwardDelRuleAndStop`], the
     /// exact rules.
     pub fn evaluate(&mut self, pkt: &ParsedPacket, frame: &[u8], now: Instant) -> Verdict {
+        self.evaluate_at(pkt, frame, now, 0)
+    }
+
+    /// [`RuleSet::evaluate`] with the packet's timestamp (ns since the Unix epoch), which
+    /// plugins see (the RTP plugin's jitter uses it).
+    pub fn evaluate_at(
+        &mut self,
+        pkt: &ParsedPacket,
+        frame: &[u8],
+        now: Instant,
+        ts_ns: u64,
+    ) -> Verdict {
         let mut v = Verdict {
             deliver: self.policy == FilteringPolicy::Accept,
             ..Verdict::default()
@@ -458,6 +528,20 @@ impl RuleSet {
                 };
                 if c.slow && !e.rule.matches(pkt, frame) {
                     continue;
+                }
+                if e.rule.plugin_id != 0 {
+                    let pp = plugin::PluginPacket {
+                        frame,
+                        parsed: pkt,
+                        ts_ns,
+                    };
+                    let Some(p) = self.plugins.get_mut(e.rule.plugin_id) else {
+                        continue;
+                    };
+                    if !p.filter(e.rule.rule_id, &pp) {
+                        continue;
+                    }
+                    p.handle(e.rule.rule_id, &pp);
                 }
                 e.stats.matches += 1;
                 e.last = Some(now);

@@ -935,3 +935,237 @@ fn flattened_wildcard_rules_match_like_the_rules() {
     }
     assert!(checked > 200);
 }
+
+// ---- plugins -------------------------------------------------------------------------
+
+fn sip(method_line: &str, from: &str, to: &str, call_id: &str) -> Vec<u8> {
+    let msg = format!(
+        "{method_line}\r\nVia: SIP/2.0/UDP 10.0.0.1:5060\r\nFrom: <sip:{from}@a.example>;tag=1\r\n\
+         To: <sip:{to}@b.example>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n\r\nv=0\r\n"
+    );
+    udp("10.0.0.1", 5060, "10.0.0.2", 5060, msg.as_bytes())
+}
+
+#[test]
+fn sip_messages_parse() {
+    let f = sip("INVITE sip:bob@b.example SIP/2.0", "alice", "bob", "c1@x");
+    let (p, _) = ParsedPacket::parse(&f, 4);
+    let m = sip::parse_sip(&f[p.offset.payload_offset as usize..]).unwrap();
+    assert_eq!(m.method.as_deref(), Some("INVITE"));
+    assert_eq!(m.caller.as_deref(), Some("alice"));
+    assert_eq!(m.called.as_deref(), Some("bob"));
+    assert_eq!(m.call_id.as_deref(), Some("c1@x"));
+    let r = sip::parse_sip(b"SIP/2.0 180 Ringing\r\nf: <sip:alice@a>\r\ni: zz\r\n\r\n").unwrap();
+    assert_eq!(
+        (r.status, r.method, r.call_id.as_deref()),
+        (Some(180), None, Some("zz"))
+    );
+    assert_eq!(sip::parse_sip(b"GET / HTTP/1.1\r\n\r\n"), None);
+    assert_eq!(sip::parse_sip(&[0xff, 0xfe, 0, 1]), None);
+    assert_eq!(sip::parse_sip(b""), None);
+}
+
+/// A SIP call: INVITE, 100, 180, 200, ACK, BYE, 200; and an INVITE of another call.
+fn sip_call() -> Vec<Vec<u8>> {
+    vec![
+        sip("INVITE sip:bob@b.example SIP/2.0", "alice", "bob", "call-1"),
+        sip("SIP/2.0 100 Trying", "alice", "bob", "call-1"),
+        sip("SIP/2.0 180 Ringing", "alice", "bob", "call-1"),
+        sip("SIP/2.0 200 OK", "alice", "bob", "call-1"),
+        sip("ACK sip:bob@b.example SIP/2.0", "alice", "bob", "call-1"),
+        sip("BYE sip:bob@b.example SIP/2.0", "alice", "bob", "call-1"),
+        sip("SIP/2.0 200 OK", "alice", "bob", "call-1"),
+        sip(
+            "INVITE sip:carol@b.example SIP/2.0",
+            "dave",
+            "carol",
+            "call-2",
+        ),
+    ]
+}
+
+#[test]
+fn sip_plugin_rules_pass_invites_or_a_party_or_a_call() {
+    for (data, want) in [
+        ("invite", vec![0, 7]),
+        ("caller=alice", vec![0, 1, 2, 3, 4, 5, 6]),
+        ("called=carol", vec![7]),
+        ("call_id=call-1;method=BYE", vec![5]),
+        ("", vec![0, 1, 2, 3, 4, 5, 6, 7]),
+    ] {
+        let mut s = RuleSet::with_builtin_plugins();
+        s.set_policy(FilteringPolicy::Drop);
+        s.add_rule(
+            FilteringRule::new(1, RuleAction::ForwardAndStop)
+                .proto(17)
+                .plugin(sip::SIP_PLUGIN_ID, data.as_bytes()),
+            None,
+            Instant::now(),
+        )
+        .unwrap();
+        let got: Vec<usize> = sip_call()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| delivers(&mut s, f))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(got, want, "{data}");
+        // Non-SIP UDP on the same ports never matches.
+        assert!(!delivers(
+            &mut s,
+            &udp("10.0.0.1", 5060, "10.0.0.2", 5060, b"hello")
+        ));
+        let invites = want.iter().filter(|&&i| i == 0 || i == 7).count();
+        assert_eq!(
+            String::from_utf8(s.plugin_stats(1).unwrap()).unwrap(),
+            format!("messages={} invites={invites}", want.len())
+        );
+    }
+    let mut s = RuleSet::with_builtin_plugins();
+    let bad =
+        FilteringRule::new(1, RuleAction::ForwardAndStop).plugin(sip::SIP_PLUGIN_ID, b"bogus=1");
+    assert!(matches!(
+        s.add_rule(bad, None, Instant::now()),
+        Err(RuleError::Invalid(_))
+    ));
+    let none = FilteringRule::new(1, RuleAction::ForwardAndStop).plugin(99, b"");
+    assert_eq!(
+        s.add_rule(none, None, Instant::now()),
+        Err(RuleError::NoSuchPlugin(99))
+    );
+    // A plugin rule is never offloaded.
+    s.add_rule(
+        FilteringRule::new(2, RuleAction::DontForwardAndStop).plugin(sip::SIP_PLUGIN_ID, b"invite"),
+        None,
+        Instant::now(),
+    )
+    .unwrap();
+    assert!(!s.offloadable());
+}
+
+/// RTP packet `seq` / `ts` of SSRC `ssrc` (PCMU, 160 bytes of payload).
+pub(super) fn rtp(seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
+    let mut p = vec![0x80, 0];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.resize(12 + 160, 0xff);
+    udp("10.0.0.1", 40000, "10.0.0.2", 40002, &p)
+}
+
+#[test]
+fn rtp_plugin_counts_loss_and_jitter_exactly() {
+    use plugin::{PluginPacket, RulePlugin};
+    let mut plug = rtp::RtpPlugin::default();
+    plug.add_rule(1, b"clock=8000").unwrap();
+    let feed = |plug: &mut rtp::RtpPlugin, f: &[u8], ts_ns: u64| {
+        let (p, _) = ParsedPacket::parse(f, 4);
+        let pp = PluginPacket {
+            frame: f,
+            parsed: &p,
+            ts_ns,
+        };
+        assert!(plug.filter(1, &pp));
+        plug.handle(1, &pp);
+    };
+    // Sequence 0..=19 every 20 ms (160 timestamp units), without 5, 6 and 12; packet 9
+    // arrives 10 ms late.
+    let t0 = 1_000_000_000_000u64;
+    for seq in (0..20u16).filter(|s| ![5, 6, 12].contains(s)) {
+        let late = if seq == 9 { 10_000_000 } else { 0 };
+        feed(
+            &mut plug,
+            &rtp(seq, u32::from(seq) * 160, 7),
+            t0 + u64::from(seq) * 20_000_000 + late,
+        );
+    }
+    let s = plug.streams(1);
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        (s[0].ssrc, s[0].packets, s[0].expected, s[0].lost),
+        (7, 17, 20, 3)
+    );
+    // D = +80 at 9, -80 at 10, then 0: J = 5, 9.6875, then ×15/16 for 7 packets (11, 13..=18 ... 19).
+    let mut j = 80.0 / 16.0;
+    j += (80.0 - j) / 16.0;
+    for _ in 0..8 {
+        j -= j / 16.0;
+    }
+    assert!((s[0].jitter - j).abs() < 1e-9, "{} vs {j}", s[0].jitter);
+    // Wrap-around of the sequence number: 65530..=65535, 0..=5 is 12 packets, none lost.
+    for (i, seq) in (65530u16..=65535).chain(0..=5).enumerate() {
+        feed(
+            &mut plug,
+            &rtp(seq, i as u32 * 160, 9),
+            t0 + i as u64 * 20_000_000,
+        );
+    }
+    let s = plug.streams(1);
+    assert_eq!(
+        (
+            s[1].ssrc,
+            s[1].packets,
+            s[1].expected,
+            s[1].lost,
+            s[1].jitter
+        ),
+        (9, 12, 12, 0, 0.0)
+    );
+    let text = String::from_utf8(plug.get_stats(1)).unwrap();
+    assert!(
+        text.starts_with("ssrc=0x00000007 packets=17 expected=20 lost=3 jitter="),
+        "{text}"
+    );
+    // RTCP and non-RTP are not RTP; an SSRC rule only matches its stream.
+    let (p, _) = ParsedPacket::parse(
+        &udp(
+            "1.1.1.1",
+            1,
+            "2.2.2.2",
+            2,
+            &[0x80, 200, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7],
+        ),
+        4,
+    );
+    let f = udp(
+        "1.1.1.1",
+        1,
+        "2.2.2.2",
+        2,
+        &[0x80, 200, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7],
+    );
+    assert!(!plug.filter(
+        1,
+        &PluginPacket {
+            frame: &f,
+            parsed: &p,
+            ts_ns: 0
+        }
+    ));
+    plug.add_rule(2, b"ssrc=0x9").unwrap();
+    let f = rtp(1, 1, 7);
+    let (p, _) = ParsedPacket::parse(&f, 4);
+    assert!(!plug.filter(
+        2,
+        &PluginPacket {
+            frame: &f,
+            parsed: &p,
+            ts_ns: 0
+        }
+    ));
+    assert!(plug.add_rule(3, b"ssrc=zz").is_err());
+    // Idle purge by packet time: stream 7 saw its last packet 380 ms before stream 9's last.
+    assert_eq!(plug.purge_idle(Duration::from_millis(100)), 1);
+    assert_eq!(plug.streams(1).len(), 1);
+}
+
+#[test]
+fn registry_lists_the_builtin_plugins() {
+    let r = plugin::PluginRegistry::with_builtin();
+    let names: Vec<(u16, String)> = r.info().into_iter().map(|i| (i.id, i.name)).collect();
+    assert_eq!(names, vec![(2, "sip".to_string()), (3, "rtp".to_string())]);
+    let mut r = r;
+    assert!(r.register(Box::new(sip::SipPlugin::default())).is_err());
+    assert!(r.unregister(2).is_some());
+    assert_eq!(r.info().len(), 1);
+}

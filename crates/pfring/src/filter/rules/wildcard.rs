@@ -93,9 +93,10 @@ pub struct FilteringRule {
     /// Payload patterns, `|`-separated, matched case-insensitively anywhere in the payload
     /// (empty = any). At most [`MAX_PAYLOAD_PATTERN`] bytes.
     pub payload_pattern: String,
-    /// Filter plugin id (0 = none).
+    /// Plugin id (0 = none): the plugin filters and handles the rule's packets (see
+    /// [`super::plugin`]).
     pub plugin_id: u16,
-    /// Data for the filter plugin.
+    /// Data for the plugin (its format is the plugin's).
     pub plugin_data: Vec<u8>,
     /// Reflector device of this rule (reflect actions; `None` = the ring's).
     pub reflector_device: Option<String>,
@@ -228,6 +229,13 @@ impl FilteringRule {
         self
     }
 
+    /// Hands the rule to plugin `id` with `data`.
+    pub fn plugin(mut self, id: u16, data: &[u8]) -> Self {
+        self.plugin_id = id;
+        self.plugin_data = data.to_vec();
+        self
+    }
+
     /// Sets the rule's own reflector device.
     pub fn reflector(mut self, device: &str) -> Self {
         self.reflector_device = Some(device.to_owned());
@@ -257,9 +265,6 @@ impl FilteringRule {
             || (c.dport_high != 0 && c.dport_low > c.dport_high)
         {
             return Err(RuleError::Invalid("port range with low > high".into()));
-        }
-        if self.plugin_id != 0 {
-            return Err(RuleError::NoSuchPlugin(self.plugin_id));
         }
         Ok(())
     }
