@@ -107,3 +107,97 @@ fn offloaded_rules_match_the_engine_on_every_capture() {
     // Punted: mostly the VLAN / QinQ variants (tags in the bytes on a file).
     assert!(compared > 10_000 && dropped > 1000 && compared > punted);
 }
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn set() -> RuleSet {
+        let now = Instant::now();
+        let ip = |s: &str| s.parse().unwrap();
+        let mut s = RuleSet::new();
+        s.set_policy(FilteringPolicy::Drop);
+        for r in [
+            FilteringRule::new(1, RuleAction::DontForwardAndStop).vlan(5),
+            FilteringRule::new(2, RuleAction::ForwardAndStop)
+                .proto(6)
+                .dst_ports(0, 1023),
+            FilteringRule::new(3, RuleAction::ForwardAndStop)
+                .src_ip(ip("10.0.0.0"), 8)
+                .src_ports(1000, 2000)
+                .bidirectional(true),
+            FilteringRule::new(4, RuleAction::ForwardAndStop).dst_ip(ip("2001:db8::"), 32),
+            FilteringRule::new(5, RuleAction::ForwardAndStop).dst_mac([0xff; 6]),
+            FilteringRule::new(6, RuleAction::ForwardAndStop)
+                .proto(17)
+                .src_ports(0, 0),
+        ] {
+            s.add_rule(r, None, now).unwrap();
+        }
+        let h = HashFilteringRule::new(
+            17,
+            ip("10.0.0.1"),
+            53,
+            ip("10.0.0.2"),
+            53,
+            RuleAction::DontForwardAndStop,
+        );
+        s.add_hash_rule(h, None, now).unwrap();
+        s
+    }
+
+    /// An IPv4 or IPv6 TCP/UDP frame skeleton, then random bytes written over it.
+    fn frame() -> impl Strategy<Value = Vec<u8>> {
+        let base = prop_oneof![
+            Just({
+                let mut f = vec![0u8; 64];
+                f[12..14].copy_from_slice(&[0x08, 0x00]);
+                f[14] = 0x45;
+                f[23] = 17;
+                f[26..30].copy_from_slice(&[10, 0, 0, 1]);
+                f[30..34].copy_from_slice(&[10, 0, 0, 2]);
+                f[34..38].copy_from_slice(&[0, 53, 0, 53]);
+                f
+            }),
+            Just({
+                let mut f = vec![0u8; 80];
+                f[12..14].copy_from_slice(&[0x86, 0xdd]);
+                f[14] = 0x60;
+                f[20] = 6;
+                f[38..42].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+                f
+            }),
+        ];
+        (
+            base,
+            proptest::collection::vec((0usize..80, any::<u8>()), 0..12),
+            0usize..90,
+        )
+            .prop_map(|(mut f, writes, len)| {
+                for (at, v) in writes {
+                    if at < f.len() {
+                        f[at] = v;
+                    }
+                }
+                f.truncate(len.max(1));
+                f
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn offload_matches_the_engine_on_mutated_frames(f in frame()) {
+            let mut s = set();
+            let prog = offload::compile(&s, Target::Bytes).unwrap();
+            let (p, _) = ParsedPacket::parse(&f, 4);
+            let engine = s.evaluate(&p, &f, Instant::now()).deliver;
+            let kernel = prog.matches(&f, f.len() as u32);
+            if offload::needs_library(&f, f.len() as u32) {
+                prop_assert!(kernel);
+            } else {
+                prop_assert_eq!(kernel, engine, "{:?}", p);
+            }
+        }
+    }
+}
