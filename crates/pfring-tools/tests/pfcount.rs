@@ -875,3 +875,62 @@ fn pfcount_d_sets_the_reflector_device() {
         "pfcount: no such device \"nosuch0\"\n"
     );
 }
+
+#[test]
+fn check_timestamps_reports_each_step_back() {
+    let dir = std::env::temp_dir().join(format!("pfcount-ts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("back.pcap");
+    let mut w = pfring::pcap::Writer::new(
+        std::fs::File::create(&path).unwrap(),
+        pfring::pcap::Format::Pcap(pfring::pcap::TsResolution::Nano),
+    )
+    .unwrap();
+    // The fourth record is stamped 2 µs before the third.
+    let stamps = [1_000u64, 2_000, 5_000, 3_000, 6_000];
+    for (i, t) in stamps.iter().enumerate() {
+        let f = udp_frame(i as u64, 60);
+        w.write(1_700_000_000_000_000_000 + t, &f, f.len() as u32)
+            .unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let out = Command::new(PFCOUNT)
+        .args(["-i", &format!("pcap:{}", path.display()), "-T", "-q"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{err}");
+    let back: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("Timestamp went backwards"))
+        .collect();
+    assert_eq!(
+        back,
+        ["Timestamp went backwards at packet 4: 1700000000.000005000 -> 1700000000.000003000"],
+        "{err}"
+    );
+    assert!(
+        err.contains("Timestamp check: 5 packets, 1 went backwards"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn hardware_timestamps_on_veth_are_a_one_line_error() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "pfsa", "pfsb").unwrap();
+    let out = Command::new(PFCOUNT)
+        .args(["-i", veth.b(), "-s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("pfcount: device \"pfsb\" has no hardware RX timestamping: `ethtool -T pfsb` (driver veth)"),
+        "{err}"
+    );
+}

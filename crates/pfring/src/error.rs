@@ -45,13 +45,17 @@ pub enum Error {
         /// The backend (device prefix) that refused it.
         backend: &'static str,
     },
-    /// The device (its driver) cannot do the operation, e.g. hardware flow rules on a veth.
-    #[error("{op} is not supported by device {device:?}")]
-    NotSupportedByDevice {
-        /// The operation.
-        op: &'static str,
-        /// The device.
+    /// The device lacks a hardware feature the call needs (hardware timestamps, a PTP clock,
+    /// flow rules): veth and virtio devices have none of them.
+    #[error("device {device:?} has no {feature}: {missing}")]
+    #[doc(alias = "PF_RING_ERROR_NOT_SUPPORTED")]
+    HardwareNotSupported {
+        /// The device asked.
         device: String,
+        /// The feature, e.g. `"hardware RX timestamping"`.
+        feature: &'static str,
+        /// What is missing and how to check it (`ethtool -T <device>` ...).
+        missing: String,
     },
     /// `recv` and friends on a ring that was not enabled with [`crate::Ring::enable`].
     #[error("the ring is not enabled (call enable() first)")]
@@ -152,7 +156,7 @@ impl Error {
             Error::NoTxSlotAvailable => -4,
             Error::TxRefused { .. } | Error::Pcap(_) => -1,
             Error::NoSuchDevice { .. } => -13,
-            Error::NotSupported { .. } | Error::NotSupportedByDevice { .. } => -7,
+            Error::NotSupported { .. } | Error::HardwareNotSupported { .. } => -7,
             Error::RingNotEnabled => -12,
             Error::AlreadyEnabled { .. } | Error::WrongSocketMode { .. } => -11,
             Error::DeviceBusy { .. } | Error::PermissionDenied { .. } | Error::Syscall(_) => -1,

@@ -35,7 +35,7 @@ mod sys;
 pub use device::DeviceSpec;
 pub use error::{Error, Result, SyscallError};
 pub use filter::{FilterError, Program as BpfProgram, Target as BpfTarget};
-pub use packet::{ExtendedHeader, OwnedPacket, Packet, PacketHeader, Timestamp};
+pub use packet::{ExtendedHeader, OwnedPacket, Packet, PacketHeader, Timestamp, TimestampSource};
 pub use parse::{ClusterHash, ClusterType, IpAddress, ParsedPacket, parse_packet};
 pub use ring::{
     BreakHandle, Burst, Direction, Flags, Ring, RingBuilder, SharedRing, SocketMode, Stats,

@@ -41,6 +41,18 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Where a packet's timestamp came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TimestampSource {
+    /// The kernel's software clock (`CLOCK_REALTIME` when the frame was received), or the
+    /// time recorded in a capture file.
+    #[default]
+    Software,
+    /// The device's hardware clock (the ring asked for hardware stamps with
+    /// [`crate::Ring::enable_hw_timestamp`] and the device stamped this frame).
+    Hardware,
+}
+
 /// Direction of a captured frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PacketDirectionSeen {
@@ -70,6 +82,8 @@ pub struct ExtendedHeader {
     pub pkt_hash: u32,
     /// The VLAN TCI the kernel stripped, if any (it is also reinserted in the bytes).
     pub vlan_tci: Option<u16>,
+    /// Whether `timestamp_ns` (and the header's `ts`) is a software or a hardware stamp.
+    pub ts_source: TimestampSource,
 }
 
 /// `PKT_FLAGS_VLAN_HWACCEL`.

@@ -19,6 +19,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod clock;
+
 use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
@@ -26,6 +28,7 @@ use crate::device::DeviceSpec;
 use crate::error::{Error, Result, SyscallError};
 use crate::packet::{
     ExtendedHeader, PKT_FLAGS_VLAN_HWACCEL, Packet, PacketHeader, Source, Timestamp,
+    TimestampSource,
 };
 use crate::parse::ParsedPacket;
 use crate::sys::iface;
@@ -81,6 +84,9 @@ impl Flags {
     pub const PROMISC: Flags = Flags(1 << 3);
     /// `PF_RING_TIMESTAMP`: timestamps are always taken here; accepted for compatibility.
     pub const TIMESTAMP: Flags = Flags(1 << 4);
+    /// `PF_RING_HW_TIMESTAMP`: stamp received frames in the device (see
+    /// [`RingBuilder::hw_timestamp`]).
+    pub const HW_TIMESTAMP: Flags = Flags(1 << 5);
 
     /// Whether every bit of `other` is set.
     pub fn contains(self, other: Flags) -> bool {
@@ -174,6 +180,7 @@ pub(crate) struct RingConfig {
     pub(crate) block_timeout_ms: u32,
     pub(crate) replay: bool,
     pub(crate) ip_defrag: bool,
+    pub(crate) hw_timestamp: bool,
 }
 
 impl Default for RingConfig {
@@ -195,6 +202,7 @@ impl Default for RingConfig {
             block_timeout_ms: DEFAULT_BLOCK_TIMEOUT.as_millis() as u32,
             replay: false,
             ip_defrag: false,
+            hw_timestamp: false,
         }
     }
 }
@@ -246,6 +254,15 @@ impl RingBuilder {
         self.promisc(flags.contains(Flags::PROMISC))
             .long_header(flags.contains(Flags::LONG_HEADER))
             .reentrant(flags.contains(Flags::REENTRANT))
+            .hw_timestamp(flags.contains(Flags::HW_TIMESTAMP))
+    }
+
+    /// Hardware RX timestamps (`PF_RING_HW_TIMESTAMP`): the open turns them on in the device
+    /// with [`Ring::enable_hw_timestamp`] and fails, rather than falling back to software
+    /// stamps, when the device cannot (veth, virtio-net: [`Error::HardwareNotSupported`]).
+    pub fn hw_timestamp(mut self, on: bool) -> Self {
+        self.cfg.hw_timestamp = on;
+        self
     }
 
     /// Ring size in slots of `caplen` bytes (the `min_num_slots` module parameter; default 4096).
@@ -407,7 +424,7 @@ impl RingBuilder {
                 });
             }
         };
-        Ok(Ring {
+        let mut ring = Ring {
             backend,
             device: self.device,
             spec,
@@ -423,7 +440,11 @@ impl RingBuilder {
             burst_member: 0,
             last_rx: None,
             rules: None,
-        })
+        };
+        if ring.cfg.hw_timestamp {
+            ring.enable_hw_timestamp_all()?;
+        }
+        Ok(ring)
     }
 }
 
@@ -611,6 +632,11 @@ impl Ring {
                 // Filled (PF_RING's hash) on long-header rings and by `recv_parsed`.
                 pkt_hash: 0,
                 vlan_tci: f.vlan_tci,
+                ts_source: if f.hw_timestamp() {
+                    TimestampSource::Hardware
+                } else {
+                    TimestampSource::Software
+                },
             },
         }
     }
@@ -1488,8 +1514,8 @@ impl Ring {
                         nsec,
                     })
             }
-            // Reading ahead would consume the record: files do not peek.
-            Backend::Pcap(_) => None,
+            // The record is read ahead and kept for the next receive.
+            Backend::Pcap(p) => p.peek(self.cfg.caplen),
         }
     }
 

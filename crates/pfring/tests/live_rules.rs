@@ -331,7 +331,7 @@ fn hardware_rules_on_veth_fail_clearly_or_fall_back_to_software() {
     ));
     ring.set_filtering_mode(FilteringMode::HardwareOnly);
     match ring.add_hw_rule(&rule) {
-        Err(e @ pfring::Error::NotSupportedByDevice { .. }) => {
+        Err(e @ pfring::Error::HardwareNotSupported { .. }) => {
             assert!(e.to_string().contains("\"rwb\""), "{e}");
         }
         other => panic!("veth has no n-tuple rules: {other:?}"),

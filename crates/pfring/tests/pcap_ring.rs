@@ -259,3 +259,75 @@ fn bpf_filters_run_on_files_like_tcpdump() {
     let mut ring = RingBuilder::new(&spec).open().unwrap();
     assert!(matches!(ring.set_bpf_filter("host"), Err(Error::Filter(_))));
 }
+
+#[test]
+fn next_packet_time_reads_files_ahead_without_consuming() {
+    let dir = tempdir("peek");
+    let path = write_file(&dir, "k.pcap", 20, 777, Format::Pcap(TsResolution::Nano));
+    let mut ring = open(&path);
+    for i in 0..20u8 {
+        let peek = ring.next_packet_time().expect("a record is left");
+        // Peeking twice reads nothing more.
+        assert_eq!(ring.next_packet_time(), Some(peek));
+        assert_eq!(ring.next_packet_raw_timestamp(), Some(peek.as_nanos()));
+        assert!(!ring.end_of_file());
+        let p = ring.recv(false).unwrap().unwrap();
+        assert_eq!(p.header().ts, peek);
+        assert_eq!(p.data(), frame(i, 60 + usize::from(i)).as_slice());
+    }
+    assert_eq!(ring.next_packet_time(), None);
+    assert!(ring.end_of_file());
+    assert!(ring.recv(false).unwrap().is_none());
+
+    // A read error met while peeking is reported by the next receive, once.
+    let path = write_file(&dir, "t.pcap", 3, 1000, Format::Pcap(TsResolution::Micro));
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    let mut ring = open(&path);
+    for _ in 0..2 {
+        assert!(ring.next_packet_time().is_some());
+        assert!(ring.recv(false).unwrap().is_some());
+    }
+    assert_eq!(ring.next_packet_time(), None);
+    assert!(!ring.end_of_file(), "the error is still to be reported");
+    assert!(matches!(ring.recv(false), Err(Error::Pcap(_))));
+    assert!(ring.recv(false).unwrap().is_none());
+    assert!(ring.end_of_file());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn files_refuse_hardware_timestamps_and_device_clocks() {
+    let dir = tempdir("hwts");
+    let path = write_file(&dir, "h.pcap", 1, 1, Format::Pcap(TsResolution::Nano));
+    let mut ring = open(&path);
+    assert!(matches!(
+        ring.enable_hw_timestamp("eth0", true, false),
+        Err(Error::NotSupported {
+            backend: "pcap",
+            ..
+        })
+    ));
+    assert!(matches!(
+        ring.get_device_clock(),
+        Err(Error::NotSupported {
+            backend: "pcap",
+            ..
+        })
+    ));
+    assert!(matches!(
+        RingBuilder::new(&format!("pcap:{}", path.display()))
+            .hw_timestamp(true)
+            .open(),
+        Err(Error::NotSupported {
+            backend: "pcap",
+            ..
+        })
+    ));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -14,7 +14,8 @@ const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING
 
 pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
         [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [-c <cluster id>] [-H <cluster type>]
-        [-u <1|2>] [-d <device>] [--json] [--slots <n>] [--ring-mb <MiB>]
+        [-u <1|2>] [-d <device>] [-s] [-T]
+        [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
 -i <device>     Device name (e.g. eth0, eth0@1, eth0.100, any, pcap:file.pcap); default eth0
@@ -35,6 +36,9 @@ pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <
 -u <1|2>        For each packet's flow add a drop rule: 1 = exact (hash) rule, 2 = wildcard
                 rule (/32 hosts and exact ports); later packets of the flow are not received
 -d <device>     Reflector device (frames matched by reflect rules are sent out of it)
+-s              Hardware timestamps: the device stamps received packets (fails on devices
+                without hardware timestamping, e.g. veth; check yours with `ethtool -T`)
+-T              Check that timestamps never go backwards; report each one that does
 -v <1|2>        Verbose: one line per packet (2: plus a hex dump)
 -L              List interfaces and exit (-v 1: with MAC and MTU)
 -q              Quiet: no periodic stats (final stats only)
@@ -67,6 +71,8 @@ struct Opts {
     cluster_type: ClusterType,
     add_drop_rule: u8,
     reflector: Option<String>,
+    hw_timestamp: bool,
+    check_ts: bool,
 }
 
 fn parse_args() -> Result<Option<Opts>> {
@@ -93,6 +99,8 @@ fn parse_args() -> Result<Option<Opts>> {
         cluster_type: ClusterType::PerFlow5Tuple,
         add_drop_rule: 0,
         reflector: None,
+        hw_timestamp: false,
+        check_ts: false,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -129,6 +137,8 @@ fn parse_args() -> Result<Option<Opts>> {
             }
             Short('d') => o.reflector = Some(p.value()?.string()?),
             Short('q') => o.quiet = true,
+            Short('s') => o.hw_timestamp = true,
+            Short('T') => o.check_ts = true,
             Long("json") => o.json = true,
             Long("slots") => o.slots = p.value()?.parse().context("--slots <n>")?,
             Long("block-ms") => o.block_ms = p.value()?.parse().context("--block-ms <n>")?,
@@ -166,6 +176,7 @@ fn run(o: Opts) -> Result<()> {
         .long_header(o.long_header)
         .direction(o.direction)
         .block_timeout(Duration::from_millis(o.block_ms))
+        .hw_timestamp(o.hw_timestamp)
         .slots(o.slots);
     if let Some(mb) = o.ring_mb {
         b = b.ring_bytes(mb << 20);
@@ -215,6 +226,7 @@ fn run(o: Opts) -> Result<()> {
     // -u: flows seen in the current burst, given a drop rule once the burst is released.
     let mut new_flows: Vec<pfring::ParsedPacket> = Vec::new();
     let mut next_rule_id: u16 = 0;
+    let mut ts_check = TsCheck::default();
     let print = |printer: &mut StatsPrinter, ring: &mut pfring::Ring, pkts, bytes| -> Result<()> {
         let st = ring.stats()?;
         let s = Sample {
@@ -260,6 +272,16 @@ fn run(o: Opts) -> Result<()> {
                     }
                 }
                 bytes += u64::from(h.len) + WIRE_OVERHEAD;
+                if o.check_ts
+                    && let Some(prev) = ts_check.observe(h.ts)
+                {
+                    let mut err = std::io::stderr().lock();
+                    let _ = writeln!(
+                        err,
+                        "Timestamp went backwards at packet {pkts}: {prev} -> {}",
+                        h.ts
+                    );
+                }
                 if o.verbose > 0 {
                     let _ = write!(out, "{}", packet_line(&h, data, o.long_header));
                     if o.verbose > 1 {
@@ -309,6 +331,12 @@ fn run(o: Opts) -> Result<()> {
     let _ = out.flush();
     drop(out);
     print(&mut printer, &mut ring, pkts, bytes)?;
+    if o.check_ts {
+        eprintln!(
+            "Timestamp check: {} packets, {} went backwards",
+            ts_check.checked, ts_check.backwards
+        );
+    }
     match file_error {
         Some(e) => Err(e.into()),
         None => Ok(()),
@@ -369,6 +397,28 @@ fn add_drop_rules(
     }
 }
 
+/// `-T`: counts packets whose timestamp is earlier than the one before.
+#[derive(Debug, Default)]
+struct TsCheck {
+    last: Option<pfring::Timestamp>,
+    checked: u64,
+    backwards: u64,
+}
+
+impl TsCheck {
+    /// Records `ts`; returns the previous timestamp when `ts` went back from it.
+    fn observe(&mut self, ts: pfring::Timestamp) -> Option<pfring::Timestamp> {
+        self.checked += 1;
+        let prev = self.last.replace(ts)?;
+        if ts < prev {
+            self.backwards += 1;
+            Some(prev)
+        } else {
+            None
+        }
+    }
+}
+
 /// pfcount's `-v` line: `HH:MM:SS.uuuuuunnn ` then, with the long header (`-m`),
 /// `[RX|TX][if_index=N][hash=H]` and the parsed packet (`pfring_print_parsed_pkt`); without,
 /// `[smac -> dmac][eth_type=0x....][caplen=..][len=..]`.
@@ -394,4 +444,22 @@ fn packet_line(h: &pfring::PacketHeader, data: &[u8], long_header: bool) -> Stri
 
 fn main() -> ExitCode {
     pfring_tools::tool_main("pfcount", parse_args, run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TsCheck;
+    use pfring::Timestamp;
+
+    #[test]
+    fn ts_check_reports_each_step_back() {
+        let mut c = TsCheck::default();
+        let t = |sec, nsec| Timestamp { sec, nsec };
+        assert_eq!(c.observe(t(5, 0)), None);
+        assert_eq!(c.observe(t(5, 0)), None, "equal stamps are not backwards");
+        assert_eq!(c.observe(t(5, 10)), None);
+        assert_eq!(c.observe(t(4, 999_999_999)), Some(t(5, 10)));
+        assert_eq!(c.observe(t(6, 0)), None);
+        assert_eq!((c.checked, c.backwards), (5, 1));
+    }
 }

@@ -35,6 +35,10 @@ pub(crate) struct PcapBackend {
     origin: Option<(Instant, u64)>,
     /// A record read but not delivered (its paced wait was broken).
     pending: bool,
+    /// A record read ahead by [`PcapBackend::peek`], not yet paced nor delivered.
+    peeked: bool,
+    /// A read error met while peeking, returned by the next fetch.
+    deferred: Option<Error>,
     /// The application's BPF filter, run in user space on each record.
     pub(crate) filter: Option<crate::filter::Program>,
 }
@@ -67,12 +71,14 @@ impl PcapBackend {
             replay,
             origin: None,
             pending: false,
+            peeked: false,
+            deferred: None,
             filter: None,
         })
     }
 
     pub(crate) fn end_of_file(&self) -> bool {
-        self.eof
+        self.eof && !self.peeked && !self.pending && self.deferred.is_none()
     }
 
     /// Reads the next Ethernet record into `buf`/`hdr`; `Ok(false)` at the end of the file
@@ -81,6 +87,40 @@ impl PcapBackend {
         if self.pending {
             self.pending = !self.pace(self.hdr.extended_hdr.timestamp_ns, breaker);
             return Ok(!self.pending);
+        }
+        if self.peeked {
+            self.peeked = false;
+        } else if !self.read_record(caplen)? {
+            return Ok(false);
+        }
+        if self.replay && !self.pace(self.hdr.extended_hdr.timestamp_ns, breaker) {
+            self.pending = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// The timestamp of the record the next [`PcapBackend::fetch`] delivers, reading it ahead
+    /// (it stays in `buf`/`hdr` until then). `None` at the end of the file; a read error is
+    /// kept and returned by that fetch.
+    pub(crate) fn peek(&mut self, caplen: u32) -> Option<Timestamp> {
+        if !(self.pending || self.peeked) {
+            match self.read_record(caplen) {
+                Ok(true) => self.peeked = true,
+                Ok(false) => return None,
+                Err(e) => {
+                    self.deferred = Some(e);
+                    return None;
+                }
+            }
+        }
+        Some(self.hdr.ts)
+    }
+
+    /// Reads the next Ethernet record that passes the filter into `buf`/`hdr`.
+    fn read_record(&mut self, caplen: u32) -> Result<bool> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
         }
         if self.eof {
             return Ok(false);
@@ -110,9 +150,8 @@ impl PcapBackend {
             let n = rec.data.len().min(caplen as usize);
             self.buf.clear();
             self.buf.extend_from_slice(&rec.data[..n]);
-            let ts = Timestamp::from_nanos(rec.ts_ns);
             self.hdr = PacketHeader {
-                ts,
+                ts: Timestamp::from_nanos(rec.ts_ns),
                 caplen: n as u32,
                 len: rec.len.max(n as u32),
                 extended_hdr: ExtendedHeader {
@@ -122,11 +161,6 @@ impl PcapBackend {
                     ..ExtendedHeader::default()
                 },
             };
-            let ts_ns = rec.ts_ns;
-            if self.replay && !self.pace(ts_ns, breaker) {
-                self.pending = true;
-                return Ok(false);
-            }
             return Ok(true);
         }
     }

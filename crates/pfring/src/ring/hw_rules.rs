@@ -6,7 +6,7 @@
 //! | mode | `add_hw_rule` |
 //! |---|---|
 //! | [`FilteringMode::SoftwareOnly`] (default) | refused: hardware rules are off |
-//! | [`FilteringMode::HardwareOnly`] | programmed in the NIC, or [`Error::NotSupportedByDevice`] |
+//! | [`FilteringMode::HardwareOnly`] | programmed in the NIC, or [`Error::HardwareNotSupported`] |
 //! | [`FilteringMode::HardwareAndSoftware`] | programmed in the NIC; where the NIC cannot (veth, loopback, most virtual devices), kept as an equivalent software wildcard rule with the same id |
 
 use std::collections::BTreeMap;
@@ -208,7 +208,7 @@ impl Ring {
     ///
     /// # Errors
     /// [`Error::NotSupported`] in software-only mode and on rings without one device;
-    /// [`Error::NotSupportedByDevice`] (naming the device) when the NIC has no n-tuple
+    /// [`Error::HardwareNotSupported`] (naming the device) when the NIC has no n-tuple
     /// flow rules in hardware-only mode; [`Error::InvalidArgument`] for a protocol other
     /// than TCP/UDP/SCTP; [`Error::Rule`] for an id in use; the ioctl's other failures.
     #[doc(alias = "pfring_add_hw_rule")]
@@ -235,9 +235,13 @@ impl Ring {
             Ok(()) => HwRulePlacement::Hardware(dev),
             Err(e) if is_unsupported(&e) => {
                 if mode == FilteringMode::HardwareOnly {
-                    return Err(Error::NotSupportedByDevice {
-                        op: "hardware flow rules (ethtool n-tuple, ETHTOOL_SRXCLSRLINS)",
+                    return Err(Error::HardwareNotSupported {
+                        missing: format!(
+                            "its driver has no ethtool n-tuple rules (ETHTOOL_SRXCLSRLINS; \
+                             check `ethtool -k {dev} | grep ntuple`)"
+                        ),
                         device: dev,
+                        feature: "hardware flow rules",
                     });
                 }
                 self.add_filtering_rule(rule.to_software())?;

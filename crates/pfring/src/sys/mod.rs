@@ -14,6 +14,7 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod bpf;
+pub mod clock;
 pub mod cpu;
 pub(crate) mod ethtool;
 pub mod iface;

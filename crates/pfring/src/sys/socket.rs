@@ -227,13 +227,19 @@ impl PacketSocket {
     /// `SO_TIMESTAMPING` with software (and, where the device has them, hardware) transmit
     /// timestamps reported on the error queue, without the packet (`OPT_TSONLY`).
     pub fn enable_tx_timestamps(&self) -> io::Result<()> {
-        const TX_HARDWARE: u32 = 1 << 0;
-        const TX_SOFTWARE: u32 = 1 << 1;
-        const SOFTWARE: u32 = 1 << 4;
-        const RAW_HARDWARE: u32 = 1 << 6;
+        use super::clock::{SOF_RAW_HARDWARE, SOF_SOFTWARE, SOF_TX_HARDWARE, SOF_TX_SOFTWARE};
         const OPT_TSONLY: u32 = 1 << 11;
-        let flags = TX_HARDWARE | TX_SOFTWARE | SOFTWARE | RAW_HARDWARE | OPT_TSONLY;
+        let flags =
+            SOF_TX_HARDWARE | SOF_TX_SOFTWARE | SOF_SOFTWARE | SOF_RAW_HARDWARE | OPT_TSONLY;
         self.setsockopt(libc::SOL_SOCKET, libc::SO_TIMESTAMPING, &flags)
+    }
+
+    /// `PACKET_TIMESTAMP`: which stamp the kernel writes into the ring's frame headers
+    /// (`SOF_TIMESTAMPING_RAW_HARDWARE` asks for the device's; frames the device did not stamp
+    /// keep the software stamp, and `tp_status` says which one each frame carries).
+    pub fn set_packet_timestamp(&self, sof_flags: u32) -> io::Result<()> {
+        const PACKET_TIMESTAMP: i32 = 17;
+        self.setsockopt(libc::SOL_PACKET, PACKET_TIMESTAMP, &(sof_flags as i32))
     }
 
     /// Waits up to `timeout` for a transmit timestamp on the error queue (`MSG_ERRQUEUE`,

@@ -23,6 +23,8 @@ pub const TP_STATUS_KERNEL: u32 = 0;
 pub const TP_STATUS_USER: u32 = 1;
 /// `TP_STATUS_VLAN_VALID`: `tp_vlan_tci` holds the stripped tag.
 pub const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+/// `TP_STATUS_TS_RAW_HARDWARE`: the frame's stamp is the device's raw hardware stamp.
+pub const TP_STATUS_TS_RAW_HARDWARE: u32 = 1 << 31;
 /// `TP_STATUS_VLAN_TPID_VALID`: `tp_vlan_tpid` holds the stripped tag's TPID.
 pub const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 
@@ -47,6 +49,15 @@ pub const fn tpacket_align(x: usize) -> usize {
 pub const fn frame_size_for(caplen: usize, reserve: usize) -> usize {
     let netoff = tpacket_align(TPACKET3_HDRLEN + 16) + reserve;
     tpacket_align(netoff - 14 + caplen)
+}
+
+impl RawFrame {
+    /// The stamp is the device's raw hardware stamp (`TP_STATUS_TS_RAW_HARDWARE`), not the
+    /// kernel's software one.
+    #[inline]
+    pub fn hw_timestamp(&self) -> bool {
+        self.status & TP_STATUS_TS_RAW_HARDWARE != 0
+    }
 }
 
 /// One received frame as the kernel described it; offsets are absolute within the mapping.
@@ -622,6 +633,9 @@ pub(crate) mod fake {
         pub num: u32,
         pub last_off: usize,
         pub dropped: u64,
+        /// Mark frames as stamped by the device (`TP_STATUS_TS_RAW_HARDWARE`), as the kernel
+        /// does for a socket with `PACKET_TIMESTAMP` = raw hardware on a stamping NIC.
+        pub hw_stamps: bool,
     }
 
     impl FakeKernel {
@@ -632,6 +646,7 @@ pub(crate) mod fake {
                 num: 0,
                 last_off: 0,
                 dropped: 0,
+                hw_stamps: false,
             }
         }
 
@@ -681,6 +696,9 @@ pub(crate) mod fake {
             Self::wr32(ring, at + 12, data.len() as u32);
             Self::wr32(ring, at + 16, data.len() as u32);
             let mut status = TP_STATUS_USER;
+            if self.hw_stamps {
+                status |= TP_STATUS_TS_RAW_HARDWARE;
+            }
             if let Some(t) = vlan {
                 status |= TP_STATUS_VLAN_VALID;
                 Self::wr32(ring, at + 32, u32::from(t));
@@ -780,6 +798,18 @@ mod tests {
         assert_eq!(ring.ready_frames(100), 4);
         assert_eq!(ring.discard_all(), 4);
         assert!(!ring.has_frame());
+    }
+
+    #[test]
+    fn hardware_stamped_frames_say_so() {
+        let mut ring = RxRing::heap(4096, 2);
+        let mut k = FakeKernel::new();
+        k.push(&ring, &frame(1, 60), None, 0);
+        k.hw_stamps = true;
+        k.push(&ring, &frame(2, 60), None, 0);
+        k.retire(&ring);
+        assert!(!ring.next_frame().unwrap().hw_timestamp());
+        assert!(ring.next_frame().unwrap().hw_timestamp());
     }
 
     #[test]
