@@ -201,3 +201,58 @@ mod random {
         }
     }
 }
+
+/// On a `pcap:` ring the rules run in the library (no kernel): the ring delivers exactly the
+/// packets the engine forwards, through `recv` and through `recv_burst`.
+#[test]
+fn rules_on_a_capture_file_ring() {
+    let Ok(dir) = common::testdata_dir() else {
+        eprintln!("skipped: no test captures");
+        return;
+    };
+    let path = dir.join("dns_udp_2.pcap");
+    let bytes = std::fs::read(&path).unwrap();
+    let pkts: Vec<common::Packet> = common::read_capture(&bytes);
+    let rule = || {
+        FilteringRule::new(1, RuleAction::DontForwardAndStop)
+            .proto(17)
+            .dst_ports(53, 53)
+    };
+    let mut engine = RuleSet::new();
+    engine.add_rule(rule(), None, Instant::now()).unwrap();
+    let want = pkts
+        .iter()
+        .filter(|p| {
+            let (pp, _) = ParsedPacket::parse(&p.data, 4);
+            engine.evaluate(&pp, &p.data, Instant::now()).deliver
+        })
+        .count();
+    assert!(want > 0 && want < pkts.len(), "{want} of {}", pkts.len());
+    for burst in [false, true] {
+        let mut ring = pfring::RingBuilder::new(&format!("pcap:{}", path.display()))
+            .open()
+            .unwrap();
+        ring.add_filtering_rule(rule()).unwrap();
+        assert!(!ring.rules_offloaded());
+        ring.enable().unwrap();
+        let mut n = 0;
+        // Bounded by the file.
+        for _ in 0..=pkts.len() {
+            let got = if burst {
+                ring.recv_burst(8, false).unwrap().len()
+            } else {
+                usize::from(ring.recv(false).unwrap().is_some())
+            };
+            if got == 0 {
+                break;
+            }
+            n += got;
+        }
+        assert_eq!(n, want, "burst {burst}");
+        let st = ring.rules_stats();
+        assert_eq!(
+            (st.delivered, st.filtered),
+            (want as u64, (pkts.len() - want) as u64)
+        );
+    }
+}
