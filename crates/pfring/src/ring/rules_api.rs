@@ -290,7 +290,9 @@ impl Ring {
     }
 
     /// Counters of the library's rule engine (packets filtered, sampled out, exact-rule
-    /// hits); zero while the rules run in the kernel (see [`Ring::rules_offloaded`]).
+    /// hits). While the rules run in the kernel (see [`Ring::rules_offloaded`]) they only
+    /// count the frames the kernel program leaves to the library (QinQ, IPv6 extension
+    /// headers, ...); what the kernel drops is not counted anywhere.
     pub fn rules_stats(&self) -> RuleSetStats {
         self.rules
             .as_deref()

@@ -385,11 +385,12 @@ fn hash_block(a: &mut Asm, r: &HashFilteringRule) -> Option<()> {
 /// Compiles `set` for `target`; `None` when it is not [`RuleSet::offloadable`] or the
 /// program would exceed the kernel's 4096 instructions (the library then runs the rules).
 pub fn compile(set: &RuleSet, target: Target) -> Option<Program> {
-    if !set.offloadable() {
+    // A program holds at most a few hundred exact rules (16+ instructions each) and 2048
+    // wildcard rules (2+): do not even look beyond (this runs after every rule change).
+    if set.hash.len() > MAXINSNS / 16 || set.wildcard.len() > MAXINSNS / 2 {
         return None;
     }
-    // A program can hold at most a few hundred exact rules: do not even try beyond.
-    if set.hash.len() > MAXINSNS / 16 {
+    if !set.offloadable() {
         return None;
     }
     let mut a = Asm::default();
