@@ -826,6 +826,56 @@ fn two_pwrite_processes_in_one_cluster_save_every_packet_once() {
     );
 }
 
+/// `-u 1|2`: the first packet of each flow adds a drop rule, so the flow's later packets
+/// are never received.
+#[test]
+fn pfcount_u_adds_a_drop_rule_per_flow() {
+    require_privileged!();
+    for kind in ["1", "2"] {
+        let ns = NetNs::new().unwrap();
+        let veth = VethPair::new(&ns, "pua", "pub").unwrap();
+        let tx = RawSender::new(veth.a()).unwrap();
+        let flow = |seq: u64, port: u16| FrameBuilder::udp().ports(1000, port).build(seq, 20);
+        let mut p = Pfcount::start(&["-i", "pub", "-u", kind, "-q", "-p", "20"]);
+        // One packet per flow, then time for pfcount to add the rules.
+        tx.send_all((0..5u64).map(|i| flow(i, 1 + i as u16)))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        // 10 more of each flow: all dropped; one packet of a new flow: received.
+        tx.send_all((0..50u64).map(|i| flow(100 + i, 1 + (i % 5) as u16)))
+            .unwrap();
+        tx.send(&flow(200, 6)).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        p.signal(libc::SIGTERM);
+        let (st, _, err) = p.finish(Duration::from_secs(10));
+        assert!(st.success(), "-u {kind}: {st:?} {err}");
+        assert!(
+            last_block(&err).starts_with("Absolute Stats: [6 pkts rcvd][0 pkts dropped]"),
+            "-u {kind}: {err}"
+        );
+    }
+}
+
+#[test]
+fn pfcount_d_sets_the_reflector_device() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let _veth = VethPair::new(&ns, "pda", "pdb").unwrap();
+    let mut p = Pfcount::start(&["-i", "pdb", "-d", "pda", "-q"]);
+    p.signal(libc::SIGTERM);
+    let (st, _, err) = p.finish(Duration::from_secs(10));
+    assert!(st.success(), "{err}");
+    let out = Command::new(PFCOUNT)
+        .args(["-i", "pdb", "-d", "nosuch0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pfcount: no such device \"nosuch0\"\n"
+    );
+}
+
 #[test]
 fn check_timestamps_reports_each_step_back() {
     let dir = std::env::temp_dir().join(format!("pfcount-ts-{}", std::process::id()));

@@ -118,6 +118,10 @@ pub enum Error {
     #[error("BPF filter: {0}")]
     #[doc(alias = "pfring_set_bpf_filter")]
     Filter(#[from] crate::filter::FilterError),
+    /// A filtering rule was refused (duplicate id, unknown rule, invalid field).
+    #[error("filtering rule: {0}")]
+    #[doc(alias = "pfring_add_filtering_rule")]
+    Rule(#[from] crate::filter::rules::RuleError),
     /// A capture file (`pcap:`) is unreadable, truncated or corrupt.
     #[error("capture file: {0}")]
     Pcap(#[from] crate::pcap::PcapError),
@@ -156,7 +160,8 @@ impl Error {
             | Error::EmptyBuffer
             | Error::FrameTooLarge { .. }
             | Error::FrameTooShort { .. }
-            | Error::Filter(_) => -2,
+            | Error::Filter(_)
+            | Error::Rule(_) => -2,
             Error::NoTxSlotAvailable => -4,
             Error::TxRefused { .. } | Error::Pcap(_) => -1,
             Error::NoSuchDevice { .. } => -13,

@@ -37,6 +37,11 @@ use crate::sys::signal::{self, Breaker};
 use crate::sys::socket::poll_in;
 use crate::sys::tpacket::RawFrame;
 
+mod hw_rules;
+mod rules_api;
+
+pub use hw_rules::{FilteringMode, HwFilteringRule, HwRuleAction, HwRulePlacement};
+
 /// PF_RING API level this library implements (`RING_VERSION_NUM` of 5.4.0, `0x00MMmmpp`).
 #[doc(alias = "RING_VERSION_NUM")]
 pub const VERSION_NUM: u32 = 0x050400;
@@ -464,6 +469,7 @@ impl RingBuilder {
             burst: Box::new([RawFrame::default(); MAX_BURST]),
             burst_member: 0,
             last_rx: None,
+            rules: None,
         };
         if ring.cfg.hw_timestamp {
             ring.enable_hw_timestamp_all()?;
@@ -563,6 +569,9 @@ pub struct Ring {
     burst_member: usize,
     /// The last frame handed out; its block stays held until the reader moves past it.
     last_rx: Option<RawFrame>,
+    /// PF_RING's software rules (`None` until a rule call: the receive path then pays one
+    /// branch).
+    rules: Option<Box<rules_api::RingRules>>,
 }
 
 impl Ring {
@@ -758,6 +767,15 @@ impl Ring {
                 unreachable!("file rings returned above");
             };
             if let Some(f) = b.rx.next_frame() {
+                if let Some(r) = self.rules.as_deref_mut()
+                    && !r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    )
+                {
+                    continue;
+                }
                 let mut header = self.header_of(&f);
                 if self.cfg.long_header
                     && let Backend::Packet(b) = &self.backend
@@ -799,6 +817,16 @@ impl Ring {
                 unreachable!("xdp rings only");
             };
             if let Some(f) = x.rx.next_frame(crate::backend::xdp::now()) {
+                if let Some(r) = self.rules.as_deref_mut()
+                    && !r.admit(
+                        x.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        None,
+                    )
+                {
+                    x.rx.recycle(&f);
+                    continue;
+                }
                 let mut header = self.header_of(&f);
                 let Backend::Xdp(x) = &mut self.backend else {
                     unreachable!("xdp rings only");
@@ -837,7 +865,24 @@ impl Ring {
             let Backend::Xdp(x) = &mut self.backend else {
                 unreachable!("xdp rings only");
             };
-            let n = x.rx.next_burst(&mut self.burst[..max]);
+            let mut n = x.rx.next_burst(&mut self.burst[..max]);
+            if let Some(r) = self.rules.as_deref_mut() {
+                let mut kept = 0;
+                for i in 0..n {
+                    let f = self.burst[i];
+                    if r.admit(
+                        x.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        None,
+                    ) {
+                        self.burst[kept] = f;
+                        kept += 1;
+                    } else {
+                        x.rx.recycle(&f);
+                    }
+                }
+                n = kept;
+            }
             if n > 0 || !wait || self.breaker.is_set() {
                 break n;
             }
@@ -868,6 +913,17 @@ impl Ring {
                 unreachable!("multi-device rings only");
             };
             if let Some((member, f)) = m.next_frame() {
+                if let Some(r) = self.rules.as_deref_mut() {
+                    let b = &m.members[member];
+                    if !r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    ) {
+                        m.delivered[member] -= 1;
+                        continue;
+                    }
+                }
                 let mut header = self.header_of(&f);
                 let Backend::Multi(m) = &mut self.backend else {
                     unreachable!("multi-device rings only");
@@ -933,16 +989,33 @@ impl Ring {
             breaker,
             cfg,
             recv_count,
+            rules,
             ..
         } = self;
         let Backend::Pcap(p) = backend else {
             return Ok(None);
         };
-        if !p.fetch(cfg.caplen, breaker)? {
-            if breaker.is_set() {
-                breaker.reset();
+        // Bounded by the file: every pass consumes a record.
+        loop {
+            if !p.fetch(cfg.caplen, breaker)? {
+                if breaker.is_set() {
+                    breaker.reset();
+                }
+                return Ok(None);
             }
-            return Ok(None);
+            let Some(r) = rules.as_deref_mut() else {
+                break;
+            };
+            let info = rules_api::FrameInfo {
+                wire_len: p.hdr.len,
+                vlan_tci: None,
+                ifindex: p.hdr.extended_hdr.if_index,
+                outgoing: false,
+                ts_ns: p.hdr.extended_hdr.timestamp_ns,
+            };
+            if r.admit(&p.buf, &info, None) {
+                break;
+            }
         }
         *recv_count += 1;
         let mut header = p.hdr;
@@ -1028,6 +1101,15 @@ impl Ring {
             while n < max {
                 match b.rx.next_frame() {
                     Some(f) => {
+                        if let Some(r) = self.rules.as_deref_mut()
+                            && !r.admit(
+                                b.rx.frame_bytes(&f, self.cfg.caplen),
+                                &rules_api::FrameInfo::of(&f),
+                                Some(&b.sock),
+                            )
+                        {
+                            continue;
+                        }
                         self.burst[n] = f;
                         n += 1;
                     }
@@ -1058,7 +1140,24 @@ impl Ring {
             let Backend::Multi(m) = &mut self.backend else {
                 unreachable!("multi-device rings only");
             };
-            let (member, n) = m.next_burst(&mut self.burst[..max]);
+            let (member, mut n) = m.next_burst(&mut self.burst[..max]);
+            if let Some(r) = self.rules.as_deref_mut() {
+                let b = &m.members[member];
+                let mut kept = 0;
+                for i in 0..n {
+                    let f = self.burst[i];
+                    if r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    ) {
+                        self.burst[kept] = f;
+                        kept += 1;
+                    }
+                }
+                m.delivered[member] -= (n - kept) as u64;
+                n = kept;
+            }
             if n > 0 || !wait || self.breaker.is_set() {
                 break (member, n);
             }
@@ -1313,7 +1412,8 @@ impl Ring {
             // Runs in the XDP program: rejected frames go on to the network stack.
             Backend::Xdp(x) => x.set_filter(Some(expr))?,
         }
-        Ok(())
+        // The offloaded rules run after the new filter (or go back to the library).
+        self.sync_rules()
     }
 
     /// Removes the BPF filter set by [`Ring::set_bpf_filter`].
@@ -1334,7 +1434,7 @@ impl Ring {
             Backend::Pcap(p) => p.filter = None,
             Backend::Xdp(x) => x.set_filter(None)?,
         }
-        Ok(())
+        self.sync_rules()
     }
 
     /// Puts the ring in cluster `id` of type `ty`: the packets of the device are shared

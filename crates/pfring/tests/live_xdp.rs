@@ -636,3 +636,65 @@ fn next_packet_time_is_the_stamp_the_next_receive_returns() {
         Err(Error::NotSupported { backend: "xdp", .. })
     ));
 }
+
+#[test]
+fn rules_run_on_xdp_rings_with_reflection() {
+    use pfring::filter::rules::{FilteringRule, RuleAction};
+    use pfring_testkit::FrameBuilder;
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = setup(&ns);
+    let out = VethPair::builder("xra", "xrb")
+        .quiet(true)
+        .create(&ns)
+        .unwrap();
+    let reflected = RawReceiver::new(out.a()).unwrap();
+    let mut ring = open_xdp(veth.b());
+    ring.set_reflector_device(Some(out.b())).unwrap();
+    ring.add_filtering_rule(
+        FilteringRule::new(1, RuleAction::ReflectAndStop).dst_ports(7000, 7000),
+    )
+    .unwrap();
+    ring.add_filtering_rule(
+        FilteringRule::new(2, RuleAction::DontForwardAndStop).dst_ports(7001, 7001),
+    )
+    .unwrap();
+    let frames: Vec<Vec<u8>> = (0..300u64)
+        .map(|i| {
+            FrameBuilder::udp()
+                .ports(1, 7000 + (i % 3) as u16)
+                .build(i, 32)
+        })
+        .collect();
+    let tx = RawSender::new(veth.a()).unwrap();
+    tx.send_all(&frames).unwrap();
+    // Half through recv_burst, the rest through recv: both paths run the rules.
+    let mut seqs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seqs.len() < 50 && Instant::now() < deadline {
+        let burst = ring.recv_burst(16, false).unwrap();
+        for (_, data) in burst.iter() {
+            seqs.push(FrameBuilder::udp().seq_of(data).unwrap());
+        }
+        if burst.is_empty() {
+            drop(burst);
+            ring.poll(Duration::from_millis(20)).unwrap();
+        }
+    }
+    let rest = recv_n(&mut ring, 100 - seqs.len(), Duration::from_secs(5));
+    seqs.extend(
+        rest.iter()
+            .map(|p| FrameBuilder::udp().seq_of(&p.data).unwrap()),
+    );
+    assert_no_more(&mut ring);
+    assert_eq!(seqs, (0..300u64).filter(|i| i % 3 == 2).collect::<Vec<_>>());
+    assert_eq!(ring.reflected_frames(), (100, 0));
+    let refl = reflected
+        .collect(200, Duration::from_millis(300), Duration::from_secs(3))
+        .unwrap();
+    let got: Vec<u64> = refl
+        .iter()
+        .map(|r| FrameBuilder::udp().seq_of(&r.data).unwrap())
+        .collect();
+    assert_eq!(got, (0..300u64).filter(|i| i % 3 == 0).collect::<Vec<_>>());
+}

@@ -52,6 +52,8 @@ pub(crate) struct PacketBackend {
     defrag_joined: bool,
     /// The application's BPF filter (compiled for the kernel), run after the binding checks.
     pub(crate) user_filter: Option<crate::filter::Program>,
+    /// The ring's software rules compiled for the kernel (run after `user_filter`).
+    pub(crate) rules_filter: Option<crate::filter::Program>,
     tx: Option<TxState>,
     /// A socket with transmit timestamps on, for `send_get_time` (created on first use).
     ts_sock: Option<PacketSocket>,
@@ -240,6 +242,7 @@ impl PacketBackend {
             defrag: cfg.ip_defrag,
             defrag_joined: false,
             user_filter: None,
+            rules_filter: None,
             tx: None,
             ts_sock: None,
             _locks: locks,
@@ -277,6 +280,10 @@ impl PacketBackend {
             .map_err(sys_err("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
         // With RSS rehash the channel is chosen by the rehash prefix, not the NIC's queue.
         let rehash = self.rehash_queues.filter(|_| !self.channels.is_all());
+        let combined = self
+            .rules_filter
+            .as_ref()
+            .and_then(|r| crate::filter::rules::offload::combine(self.user_filter.as_ref(), r));
         let mut prog = binding_program(
             cfg.direction,
             self.vlan,
@@ -287,7 +294,7 @@ impl PacketBackend {
             },
             self.queue_encoding,
             cfg.caplen,
-            self.user_filter.as_ref(),
+            combined.as_ref().or(self.user_filter.as_ref()),
         );
         if let Some(q) = rehash {
             let mut p = crate::cluster::rss_rehash_prefix(q, self.channels);
