@@ -1179,6 +1179,37 @@ impl Ring {
         Ok(())
     }
 
+    /// Sets an already compiled classic BPF program as the filter (libpcap's
+    /// `pcap_setfilter`, which receives instructions rather than an expression). On devices
+    /// the program runs in the kernel like [`Ring::set_bpf_filter`]'s, so compile it for
+    /// [`crate::filter::Target::Kernel`]; on `pcap:` files it runs in user space (compile
+    /// for [`crate::filter::Target::Bytes`]). Replaces any previous filter.
+    ///
+    /// # Errors
+    /// Attaching failures (the previous filter stays in force).
+    pub fn set_bpf_program(&mut self, prog: crate::filter::Program) -> Result<()> {
+        match &mut self.backend {
+            Backend::Pcap(p) => p.filter = Some(prog),
+            Backend::Packet(_) | Backend::Multi(_) => {
+                let enabled = self.enabled;
+                let cfg = &self.cfg;
+                let members = self.backend.sockets_mut();
+                let old: Vec<_> = members
+                    .iter_mut()
+                    .map(|b| b.user_filter.replace(prog.clone()))
+                    .collect();
+                if enabled && let Err(e) = members.iter().try_for_each(|b| b.apply_filter(cfg)) {
+                    for (b, o) in members.iter_mut().zip(old) {
+                        b.user_filter = o;
+                        let _ = b.apply_filter(cfg);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the BPF filter set by [`Ring::set_bpf_filter`].
     ///
     /// # Errors
