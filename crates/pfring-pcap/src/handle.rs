@@ -445,8 +445,7 @@ impl Pcap {
         f(&mut st.opts)
     }
 
-    /// `pcap_activate`: opens the ring (joining the environment's cluster); it is enabled
-    /// by `pcap_setfilter` or the first read, so no packet arrives unfiltered.
+    /// `pcap_activate`: opens the ring (joining the environment's cluster) and enables it.
     pub fn activate(&self) -> i32 {
         let mut st = match self.state() {
             Ok(s) => s,
@@ -506,6 +505,12 @@ impl Pcap {
         {
             self.set_err(&format!("{device}: application name: {e}"));
             return PCAP_ERROR;
+        }
+        // Capture starts here, as with libpcap: frames that arrive before pcap_setfilter are
+        // checked against the filter in user space (see `setfilter`).
+        if let Err(e) = ring.enable() {
+            self.set_err(&format!("{device}: {e}"));
+            return status_of(&e);
         }
         let _ = self.wake.set(ring.break_handle());
         st.src = Src::Live(Box::new(Live {
