@@ -20,6 +20,7 @@ use pfring::filter::{CompileOptions, Insn, PacketMeta, Program, Target};
 use pfring::pcap::Reader;
 use pfring::{BreakHandle, ClusterType, Direction, Error, PacketHeader, Ring, RingBuilder};
 
+use crate::cooked::{Cooker, DLT_LINUX_SLL, DLT_LINUX_SLL2};
 use crate::dlt;
 
 /// `PCAP_ERRBUF_SIZE`.
@@ -141,6 +142,9 @@ enum Src {
 #[derive(Debug)]
 struct Live {
     ring: Ring,
+    /// Captures on `any`: cooked headers (`DLT_LINUX_SLL` / `SLL2`) are on offer.
+    any: bool,
+    cooker: Cooker,
     /// After `pcap_setfilter` on an enabled ring: packets stamped before this time (ns) are
     /// checked in user space too.
     refilter: Option<(u64, Program)>,
@@ -513,12 +517,17 @@ impl Pcap {
             return status_of(&e);
         }
         let _ = self.wake.set(ring.break_handle());
+        let any = device == "any";
         st.src = Src::Live(Box::new(Live {
             ring,
+            any,
+            cooker: Cooker::default(),
             refilter: None,
             scratch: Vec::new(),
         }));
-        self.linktype.set(dlt::DLT_EN10MB);
+        // As libpcap: `any` is cooked (Linux SLL) by default.
+        self.linktype
+            .set(if any { DLT_LINUX_SLL } else { dlt::DLT_EN10MB });
         self.snapshot.set(snap);
         self.nano.set(o.nano);
         self.activated.set(true);
@@ -540,7 +549,19 @@ impl Pcap {
         })
     }
 
-    /// `pcap_compile`: our compiler; for the kernel on live handles, for bytes otherwise.
+    /// The link types `pcap_set_datalink` accepts: the cooked pair on `any`, Ethernet on
+    /// other devices, the file's (or `pcap_open_dead`'s) own otherwise.
+    pub fn datalinks(&self) -> Vec<i32> {
+        match self.state.try_borrow().as_deref().map(|s| &s.src) {
+            Ok(Src::Live(l)) if l.any => vec![DLT_LINUX_SLL, DLT_LINUX_SLL2],
+            Ok(Src::Live(_)) => vec![dlt::DLT_EN10MB],
+            _ => vec![self.linktype.get()],
+        }
+    }
+
+    /// `pcap_compile`: our compiler; for the kernel on live handles (which filters the raw
+    /// frames, also on `any` whatever link type it delivers), for bytes otherwise. The
+    /// compiler knows Ethernet only: other savefile link types are an error.
     pub fn compile(&self, expr: &str, optimize: bool, netmask: u32) -> Result<Program, i32> {
         let target = {
             let st = self.state.try_borrow();
@@ -549,6 +570,14 @@ impl Pcap {
                 _ => Target::Kernel,
             }
         };
+        let lt = self.linktype.get();
+        if target == Target::Bytes && lt != dlt::DLT_EN10MB && !expr.trim().is_empty() {
+            self.set_err(&format!(
+                "filters on link type {} are not supported (pfring's compiler knows Ethernet only)",
+                dlt::name(lt).map_or_else(|| lt.to_string(), |n| format!("DLT_{n}"))
+            ));
+            return Err(PCAP_ERROR);
+        }
         let opts = CompileOptions {
             target,
             netmask: if netmask == u32::MAX { 0 } else { netmask },
@@ -672,10 +701,14 @@ impl Pcap {
                 }
                 let timeout = st.opts.timeout_ms;
                 let nonblock = st.nonblock;
+                let dlt = self.linktype.get();
+                let cook = dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2;
                 let Live {
                     ring,
                     refilter,
                     scratch,
+                    cooker,
+                    ..
                 } = &mut **live;
                 loop {
                     if self.brk.load(Ordering::Relaxed) {
@@ -692,8 +725,15 @@ impl Pcap {
                                     continue;
                                 }
                             }
-                            let hdr = PktHdr::new(h.ts.sec, h.ts.nsec, nano, h.caplen, h.len);
-                            f(&hdr, pkt.data());
+                            if cook {
+                                let (bytes, len) = cooker.cook(dlt, h, pkt.data());
+                                let hdr =
+                                    PktHdr::new(h.ts.sec, h.ts.nsec, nano, bytes.len() as u32, len);
+                                f(&hdr, bytes);
+                            } else {
+                                let hdr = PktHdr::new(h.ts.sec, h.ts.nsec, nano, h.caplen, h.len);
+                                f(&hdr, pkt.data());
+                            }
                             n += 1;
                             if n >= limit || mode == Mode::One {
                                 return done(n);

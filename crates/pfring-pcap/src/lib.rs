@@ -23,7 +23,8 @@
 //!
 //! Timestamps are µs, or ns with `PCAP_TSTAMP_PRECISION_NANO`. `pcap_set_timeout` sets the
 //! ring's block timeout and the read timeout; immediate mode a 1 ms block timeout. The live
-//! link type is `DLT_EN10MB` (also for `any`, whose frames keep their link headers).
+//! link type is `DLT_EN10MB`; `any` gives cooked `DLT_LINUX_SLL` (or `SLL2`) frames, as
+//! libpcap does ([`cooked`]).
 //!
 //! Every export runs behind `catch_unwind` and accepts NULL pointers (returning an error,
 //! or doing nothing for functions without one); errors are in `pcap_geterr`.
@@ -40,6 +41,7 @@
 //! packet buffers of the stated length, and so on).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod cooked;
 pub mod devs;
 pub mod dlt;
 pub mod dump;
@@ -991,7 +993,8 @@ pub extern "C" fn pcap_minor_version(p: *mut Pcap) -> c_int {
     activated(p, |_| 4)
 }
 
-/// `pcap_list_datalinks(p, &list)`: the one link type of the handle.
+/// `pcap_list_datalinks(p, &list)`: Ethernet on devices, cooked SLL / SLL2 on `any`, the
+/// file's link type on savefiles.
 #[unsafe(no_mangle)]
 pub extern "C" fn pcap_list_datalinks(p: *mut Pcap, out: *mut *mut c_int) -> c_int {
     activated(p, |h| {
@@ -999,14 +1002,15 @@ pub extern "C" fn pcap_list_datalinks(p: *mut Pcap, out: *mut *mut c_int) -> c_i
             h.set_err("pcap_list_datalinks: NULL argument");
             return PCAP_ERROR;
         }
-        let list = malloc_copy(&[h.linktype.get()]);
+        let dlts = h.datalinks();
+        let list = malloc_copy(&dlts);
         if list.is_null() {
             h.set_err("out of memory");
             return PCAP_ERROR;
         }
         // SAFETY: out is non-null and points at the caller's pointer.
         unsafe { *out = list };
-        1
+        dlts.len() as c_int
     })
 }
 
@@ -1017,11 +1021,12 @@ pub extern "C" fn pcap_free_datalinks(list: *mut c_int) {
     guard((), || unsafe { libc::free(list.cast()) })
 }
 
-/// `pcap_set_datalink`: only the handle's own link type is accepted.
+/// `pcap_set_datalink`: one of `pcap_list_datalinks`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pcap_set_datalink(p: *mut Pcap, dlt: c_int) -> c_int {
     activated(p, |h| {
-        if dlt == h.linktype.get() {
+        if h.datalinks().contains(&dlt) {
+            h.linktype.set(dlt);
             0
         } else {
             h.set_err(&format!(

@@ -548,3 +548,57 @@ fn bad_device_and_bad_filter_are_tcpdump_errors() {
         .to_string();
     assert_eq!(text, expect);
 }
+
+#[test]
+fn any_gives_cooked_v2_frames_like_libpcap() {
+    require_privileged!();
+    let Some(bin) = tcpdump() else { return };
+    let lib = shim_dir();
+    let tmp = TempDir::new("any");
+    let file = tmp.0.join("any.pcap");
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "ana", "anb").unwrap();
+    const N: u64 = 50;
+    // -Q in: each frame once (received on anb), not also as it leaves ana.
+    let mut td = Tcpdump::spawn(
+        &ns,
+        tcpdump_cmd(
+            &bin,
+            &lib,
+            &[
+                "-i",
+                "any",
+                "-Q",
+                "in",
+                "-c",
+                &N.to_string(),
+                "-w",
+                file.to_str().unwrap(),
+                "udp",
+            ],
+        ),
+    );
+    td.wait_listening();
+    assert!(td.stderr().contains("LINUX_SLL2"), "{}", td.stderr());
+    let tx = RawSender::new(veth.a()).unwrap();
+    let frames: Vec<Vec<u8>> = (0..N).map(|i| frame(i, 1000, 2000)).collect();
+    tx.send_all(&frames).unwrap();
+    assert_eq!(td.wait_exit(Duration::from_secs(15)), 0, "{}", td.stderr());
+    let r = Reader::open(&file).unwrap();
+    assert_eq!(r.linktype(), Some(276));
+    let got = records(&file);
+    assert_eq!(got.len() as u64, N);
+    let ifindex = veth.ifindex_b().unwrap();
+    for (i, (data, len, _)) in got.iter().enumerate() {
+        let f = &frames[i];
+        assert_eq!(*len as usize, f.len() - 14 + 20);
+        assert_eq!(&data[..2], &f[12..14], "protocol");
+        assert_eq!(&data[4..8], &ifindex.to_be_bytes(), "ifindex");
+        assert_eq!(&data[8..10], &[0, 1], "ARPHRD_ETHER");
+        // FrameBuilder's destination MAC is not anb's: PACKET_OTHERHOST, as libpcap says.
+        assert_eq!(data[10], 3, "packet type");
+        assert_eq!(data[11], 6);
+        assert_eq!(&data[12..18], &f[6..12], "source MAC");
+        assert_eq!(&data[20..], &f[14..], "payload of frame {i}");
+    }
+}
