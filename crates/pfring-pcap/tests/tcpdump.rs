@@ -95,9 +95,14 @@ impl Tcpdump {
 
     /// Waits (at most 10 s) for "listening on": the filter is attached and the ring bound.
     fn wait_listening(&mut self) {
+        self.wait_for("listening on");
+    }
+
+    /// Waits (at most 10 s) for `line` on stderr.
+    fn wait_for(&mut self, line: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if self.stderr().contains("listening on") {
+            if self.stderr().contains(line) {
                 return;
             }
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -600,5 +605,66 @@ fn any_gives_cooked_v2_frames_like_libpcap() {
         assert_eq!(data[11], 6);
         assert_eq!(&data[12..18], &f[6..12], "source MAC");
         assert_eq!(&data[20..], &f[14..], "payload of frame {i}");
+    }
+}
+
+#[test]
+fn wiresharks_dumpcap_captures_through_the_shim_too() {
+    require_privileged!();
+    let bin = Path::new("/usr/bin/dumpcap");
+    if !bin.exists() {
+        eprintln!("skipping: dumpcap (wireshark-common) is not installed");
+        return;
+    }
+    let lib = shim_dir();
+    let tmp = TempDir::new("dc");
+    let file = tmp.0.join("d.pcapng");
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "dca", "dcb").unwrap();
+    const N: usize = 100;
+    let mut c = Command::new(bin);
+    c.env("LD_LIBRARY_PATH", &lib.0)
+        .args([
+            "-i",
+            veth.b(),
+            "-c",
+            &N.to_string(),
+            "-f",
+            "udp port 2000",
+            "-w",
+        ])
+        .arg(&file);
+    let mut dc = Tcpdump::spawn(&ns, c);
+    // dumpcap says "Capturing on" a little before its capture runs (with the system's
+    // libpcap too), so send waves of frames until it has its N and exits (at most 60 waves).
+    dc.wait_for("Capturing on");
+    let tx = RawSender::new(veth.a()).unwrap();
+    let mut sent: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..60 {
+        if dc.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        // 40 frames, every other one matching the capture filter.
+        let wave: Vec<Vec<u8>> = (0..40)
+            .map(|k| {
+                let i = sent.len() as u64 + k;
+                frame(i, 1000, if i % 2 == 0 { 2000 } else { 2001 })
+            })
+            .collect();
+        tx.send_all(&wave).unwrap();
+        sent.extend(wave);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(dc.wait_exit(Duration::from_secs(15)), 0, "{}", dc.stderr());
+    let got = records(&file);
+    assert_eq!(got.len(), N, "{}", dc.stderr());
+    // Only matching frames, and once the capture runs none is missed: N consecutive ones.
+    let first = sent
+        .iter()
+        .position(|f| f == &got[0].0)
+        .expect("first record is a frame we sent");
+    let want: Vec<&Vec<u8>> = sent[first..].iter().step_by(2).take(N).collect();
+    for (i, (data, _, _)) in got.iter().enumerate() {
+        assert_eq!(data, want[i], "record {i}");
     }
 }
