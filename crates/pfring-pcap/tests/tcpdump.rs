@@ -648,7 +648,7 @@ fn wiresharks_dumpcap_captures_through_the_shim_too() {
         let wave: Vec<Vec<u8>> = (0..40)
             .map(|k| {
                 let i = sent.len() as u64 + k;
-                frame(i, 1000, if i % 2 == 0 { 2000 } else { 2001 })
+                frame(i, 1000, if i.is_multiple_of(2) { 2000 } else { 2001 })
             })
             .collect();
         tx.send_all(&wave).unwrap();
