@@ -747,6 +747,14 @@ impl Pcap {
                         self.set_err(&format!("{}: {e}", ring.device()));
                         return PCAP_ERROR;
                     }
+                    if ring.end_of_file() {
+                        // A `pcap:` device: its file is done, as a savefile's would be.
+                        return if mode == Mode::One && n == 0 {
+                            PCAP_ERROR_BREAK
+                        } else {
+                            done(n)
+                        };
+                    }
                     if (mode == Mode::Dispatch && n > 0) || nonblock {
                         return done(n);
                     }

@@ -303,3 +303,52 @@ fn open_live_errors_and_device_lists() {
     assert_eq!(next(p).unwrap().0, f);
     pcap_close(p);
 }
+
+#[test]
+fn a_pcap_prefixed_device_reads_its_file_through_the_ring_and_ends() {
+    let dir = std::env::temp_dir().join(format!("pfring-pcap-api-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("in.pcap");
+    {
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = pfring::pcap::Writer::new(
+            f,
+            pfring::pcap::Format::Pcap(pfring::pcap::TsResolution::Nano),
+        )
+        .unwrap();
+        for i in 0..25u64 {
+            let f = frame(i, 7);
+            w.write(5_000_000_000 + i, &f, f.len() as u32).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let dev = CString::new(format!("pcap:{}", path.display())).unwrap();
+    let mut err = [0 as std::ffi::c_char; 256];
+    let p = pcap_open_live(dev.as_ptr(), 65535, 0, 100, err.as_mut_ptr());
+    assert!(!p.is_null());
+    let mut lens: Vec<u32> = Vec::new();
+    // Bounded by the file: pcap_loop returns 0 at its end instead of waiting.
+    let t = Instant::now();
+    assert_eq!(pcap_loop(p, -1, Some(count_cb), (&raw mut lens).cast()), 0);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(lens.len(), 25);
+    assert_eq!(next(p).unwrap_err(), PCAP_ERROR_BREAK);
+    pcap_close(p);
+    // The same file as a savefile, with nanosecond precision and a filter.
+    let path_c = CString::new(path.to_str().unwrap()).unwrap();
+    let p = pcap_open_offline_with_tstamp_precision(path_c.as_ptr(), 1, err.as_mut_ptr());
+    assert!(!p.is_null());
+    assert_eq!(pcap_is_swapped(p), 0);
+    assert_eq!((pcap_major_version(p), pcap_minor_version(p)), (2, 4));
+    let mut fp = compile(p, "udp port 7 and len > 70");
+    assert_eq!(pcap_setfilter(p, &mut fp), 0);
+    pcap_freecode(&mut fp);
+    let (d, h) = next(p).unwrap();
+    assert_eq!(d, frame(0, 7));
+    assert_eq!((h.ts.tv_sec, h.ts.tv_usec), (5, 0));
+    assert_eq!(next(p).unwrap().1.ts.tv_usec, 1, "nanoseconds");
+    let mut ps = PcapStat::default();
+    assert_eq!(pcap_stats(p, &mut ps), -1, "no statistics on savefiles");
+    pcap_close(p);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

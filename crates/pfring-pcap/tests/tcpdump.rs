@@ -373,10 +373,11 @@ fn reads_files_with_r_like_system_libpcap() {
         .unwrap();
         for i in 0..300u64 {
             let dport = if i % 2 == 0 { 7 } else { 53 };
+            let f = frame(i, 5000 + i as u16, dport);
             w.write(
                 1_700_000_000_000_000_000 + i * 1_234_567,
-                &frame(i, 5000 + i as u16, dport),
-                0,
+                &f,
+                f.len() as u32,
             )
             .unwrap();
         }

@@ -56,12 +56,9 @@ fn on_a_file_the_program_runs_in_user_space() {
         )
         .unwrap();
         for i in 0..30u64 {
-            w.write(
-                1_000_000_000 * (i + 1),
-                &frame(i, if i % 2 == 0 { 7 } else { 8 }),
-                0,
-            )
-            .unwrap();
+            let f = frame(i, if i % 2 == 0 { 7 } else { 8 });
+            w.write(1_000_000_000 * (i + 1), &f, f.len() as u32)
+                .unwrap();
         }
         w.flush().unwrap();
     }
