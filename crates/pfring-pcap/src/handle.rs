@@ -429,6 +429,22 @@ impl Pcap {
         }
     }
 
+    /// `pcap_breakloop` through a raw pointer, from a signal handler or another thread
+    /// while the owning thread runs a loop: only the thread-safe fields are reached, by field
+    /// projection, without a reference to the whole (`!Sync`) handle.
+    ///
+    /// # Safety
+    /// `p` points at a live `Pcap` (not closed).
+    pub unsafe fn breakloop_raw(p: *const Pcap) {
+        // SAFETY: `p` is live (caller's contract); `brk` (an atomic) and `wake` (a OnceLock
+        // of a thread-safe handle) may be shared across threads and signal handlers.
+        let (brk, wake) = unsafe { (&(*p).brk, &(*p).wake) };
+        brk.store(true, Ordering::SeqCst);
+        if let Some(w) = wake.get() {
+            w.breakloop();
+        }
+    }
+
     fn state(&self) -> Result<std::cell::RefMut<'_, State>, i32> {
         self.state.try_borrow_mut().map_err(|_| {
             self.set_err("this pcap_t is in use by a packet callback (pcap_loop/dispatch)");

@@ -794,9 +794,9 @@ pub extern "C" fn pcap_next(p: *mut Pcap, hdr: *mut PktHdr) -> *const u8 {
 #[unsafe(no_mangle)]
 pub extern "C" fn pcap_breakloop(p: *mut Pcap) {
     guard((), || {
-        // SAFETY: p from pcap_create / pcap_open_*.
-        if let Some(h) = unsafe { handle(p) } {
-            h.breakloop();
+        if !p.is_null() {
+            // SAFETY: p from pcap_create / pcap_open_* and not closed (libpcap's contract).
+            unsafe { Pcap::breakloop_raw(p) };
         }
     })
 }
