@@ -539,6 +539,18 @@ fn bad_device_and_bad_filter_are_tcpdump_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("filter"), "{err}");
+    // Without CAP_NET_RAW: libpcap's permission status and our reason.
+    let mut c = ns.command(&bin);
+    c.env("LD_LIBRARY_PATH", &lib.0)
+        .args(["-i", "lo", "-c", "1"]);
+    pfring_testkit::run_as_nobody(&mut c);
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("You don't have permission") && err.contains("CAP_NET_RAW"),
+        "{err}"
+    );
     // -d prints our compiler's program.
     let out = ns
         .output(&mut tcpdump_cmd(
