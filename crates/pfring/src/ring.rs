@@ -1372,45 +1372,46 @@ impl Ring {
     /// [`Error::Filter`] with the position of a syntax error; attaching failures.
     #[doc(alias = "pfring_set_bpf_filter")]
     pub fn set_bpf_filter(&mut self, expr: &str) -> Result<()> {
-        match &mut self.backend {
-            Backend::Packet(b) => {
-                let prog =
-                    crate::filter::Program::compile_for(expr, crate::filter::Target::Kernel)?;
-                let old = b.user_filter.replace(prog);
-                if self.enabled
-                    && let Err(e) = b.apply_filter(&self.cfg)
-                {
-                    b.user_filter = old;
-                    return Err(e);
-                }
+        let target = match &mut self.backend {
+            // Runs in the XDP program: rejected frames go on to the network stack.
+            Backend::Xdp(x) => {
+                x.set_filter(Some(expr))?;
+                return self.sync_rules();
             }
-            Backend::Multi(m) => {
-                let prog =
-                    crate::filter::Program::compile_for(expr, crate::filter::Target::Kernel)?;
-                let old: Vec<_> = m
-                    .members
+            Backend::Pcap(_) => crate::filter::Target::Bytes,
+            Backend::Packet(_) | Backend::Multi(_) => crate::filter::Target::Kernel,
+        };
+        self.set_bpf_program(crate::filter::Program::compile_for(expr, target)?)
+    }
+
+    /// Sets an already compiled classic BPF program as the filter (libpcap's
+    /// `pcap_setfilter`, which receives instructions rather than an expression). On devices
+    /// the program runs in the kernel like [`Ring::set_bpf_filter`]'s, so compile it for
+    /// [`crate::filter::Target::Kernel`]; on `pcap:` files it runs in user space (compile
+    /// for [`crate::filter::Target::Bytes`]). Replaces any previous filter.
+    ///
+    /// # Errors
+    /// Attaching failures (the previous filter stays in force).
+    pub fn set_bpf_program(&mut self, prog: crate::filter::Program) -> Result<()> {
+        match &mut self.backend {
+            Backend::Pcap(p) => p.filter = Some(prog),
+            Backend::Xdp(x) => x.set_program(Some(&prog), Some("(compiled program)".into()))?,
+            Backend::Packet(_) | Backend::Multi(_) => {
+                let enabled = self.enabled;
+                let cfg = &self.cfg;
+                let members = self.backend.sockets_mut();
+                let old: Vec<_> = members
                     .iter_mut()
                     .map(|b| b.user_filter.replace(prog.clone()))
                     .collect();
-                if self.enabled
-                    && let Err(e) = m.members.iter().try_for_each(|b| b.apply_filter(&self.cfg))
-                {
-                    // Put every member back on its previous filter (best effort).
-                    for (b, o) in m.members.iter_mut().zip(old) {
+                if enabled && let Err(e) = members.iter().try_for_each(|b| b.apply_filter(cfg)) {
+                    for (b, o) in members.iter_mut().zip(old) {
                         b.user_filter = o;
-                        let _ = b.apply_filter(&self.cfg);
+                        let _ = b.apply_filter(cfg);
                     }
                     return Err(e);
                 }
             }
-            Backend::Pcap(p) => {
-                p.filter = Some(crate::filter::Program::compile_for(
-                    expr,
-                    crate::filter::Target::Bytes,
-                )?);
-            }
-            // Runs in the XDP program: rejected frames go on to the network stack.
-            Backend::Xdp(x) => x.set_filter(Some(expr))?,
         }
         // The offloaded rules run after the new filter (or go back to the library).
         self.sync_rules()

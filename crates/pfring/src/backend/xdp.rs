@@ -501,10 +501,20 @@ impl XdpBackend {
         let prog = expr
             .map(|e| Program::compile_for(e, Target::Bytes))
             .transpose()?;
+        self.set_program(prog.as_ref(), expr.map(str::to_owned))
+    }
+
+    /// Swaps the XDP program for one running `prog` (already compiled classic BPF, translated
+    /// to eBPF here); `label` is what the ring reports as its filter.
+    pub(crate) fn set_program(
+        &mut self,
+        prog: Option<&Program>,
+        label: Option<String>,
+    ) -> Result<()> {
         let mut a = lock(&self.attach);
-        let p = load_program(prog.as_ref(), a.map.as_fd())?;
+        let p = load_program(prog, a.map.as_fd())?;
         bpf::link_update(a.link.as_fd(), p.as_fd()).map_err(sys("bpf(BPF_LINK_UPDATE)"))?;
-        a.filter = expr.map(str::to_owned);
+        a.filter = label;
         Ok(())
     }
 
