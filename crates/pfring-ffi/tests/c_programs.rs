@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -16,20 +17,51 @@ fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where cargo put libpfring.so / libpfring.a: the profile directory (this test binary lives
-/// in its `deps/`).
+/// Where libpfring.so / libpfring.a are: the profile directory this test binary runs from
+/// (it lives in its `deps/`). `cargo test` does not build a cdylib/staticlib-only library for
+/// integration tests, so the first call builds it with `cargo build -p pfring-ffi` (cargo does
+/// not hold its build lock while tests run; up to date, this takes a fraction of a second).
 fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    assert!(
-        dir.join("libpfring.so").exists() && dir.join("libpfring.a").exists(),
-        "libpfring.so/.a not found in {} (cargo builds them with the tests)",
-        dir.display()
-    );
-    dir.to_path_buf()
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test binary path");
+            let dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>");
+            let target = dir.parent().expect("target directory");
+            let profile = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("profile name");
+            let profile = if profile == "debug" { "dev" } else { profile };
+            let o = Command::new(env!("CARGO"))
+                .current_dir(crate_dir())
+                .args([
+                    "build",
+                    "-p",
+                    "pfring-ffi",
+                    "--profile",
+                    profile,
+                    "--target-dir",
+                ])
+                .arg(target)
+                .output()
+                .expect("run cargo build -p pfring-ffi");
+            assert!(
+                o.status.success(),
+                "cargo build -p pfring-ffi: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                dir.join("libpfring.so").exists() && dir.join("libpfring.a").exists(),
+                "libpfring.so/.a not found in {}",
+                dir.display()
+            );
+            dir.to_path_buf()
+        })
+        .clone()
 }
 
 enum Link {
@@ -72,6 +104,33 @@ fn build(name: &str, link: Link) -> PathBuf {
     assert!(
         o.status.success(),
         "cc {name}.c failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// Compiles the C++ program `tests/c/<name>.cpp` against `pfring.hpp`.
+fn build_cpp(name: &str) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let lib = lib_dir();
+    let out = out_dir.join(name);
+    let o = Command::new("c++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-g"])
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg("-o")
+        .arg(&out)
+        .arg(crate_dir().join("tests/c").join(format!("{name}.cpp")))
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lpfring")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .output()
+        .expect("run c++ (install g++)");
+    assert!(
+        o.status.success(),
+        "c++ {name}.cpp failed:\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
     out
@@ -678,4 +737,101 @@ fn c_rules_program_matches_what_the_library_supports() {
             assert!(lines.iter().any(|l| l == want), "{want} missing: {lines:?}");
         }
     }
+}
+
+#[test]
+fn cpp_wrapper_counts_exactly_the_frames_sent() {
+    require_privileged!();
+    let prog = build_cpp("hpp_count");
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "cxa", "cxb").unwrap();
+    let mut p = Proc::spawn(&ns, command(None, &prog, &["-i", veth.b(), "-n", "500"]));
+    p.wait_line("ready", Duration::from_secs(20));
+    let frames = test_frames(500);
+    RawSender::new(veth.a()).unwrap().send_all(&frames).unwrap();
+    let (status, lines, err) = p.finish(Duration::from_secs(30));
+    assert!(status.success(), "{lines:?} {err}");
+    let line = lines.last().unwrap();
+    let bytes: usize = frames.iter().map(Vec::len).sum();
+    assert_eq!(num(line, "received"), 500, "{line}");
+    assert_eq!(num(line, "bytes"), bytes as u64, "{line}");
+    assert_eq!(num(line, "stats_recv"), 500, "{line}");
+}
+
+#[test]
+fn install_script_installs_a_usable_pkg_config_package() {
+    let prefix = tempdir("install-prefix");
+    let o = Command::new("sh")
+        .arg(crate_dir().join("install.sh"))
+        .arg("--prefix")
+        .arg(&prefix)
+        .arg("--from")
+        .arg(lib_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "lib/libpfring.so",
+        "lib/libpfring.a",
+        "include/pfring.h",
+        "include/pfring.hpp",
+        "lib/pkgconfig/pfring.pc",
+    ] {
+        assert!(prefix.join(f).is_file(), "{f} not installed");
+    }
+    let pc = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "pfring"])
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .output()
+        .expect("pkg-config");
+    assert!(
+        pc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pc.stderr)
+    );
+    let flags = String::from_utf8(pc.stdout).unwrap();
+    assert!(
+        flags.contains(&format!("-I{}/include", prefix.display())),
+        "{flags}"
+    );
+    assert!(flags.contains("-lpfring"), "{flags}");
+    // A C program built only from what pkg-config says, run from the installed library.
+    let exe = prefix.join("api_coverage");
+    let mut cc = Command::new("cc");
+    cc.args(["-std=gnu11", "-Wall", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(crate_dir().join("tests/c/api_coverage.c"))
+        .args(flags.split_whitespace())
+        .arg(format!("-Wl,-rpath,{}/lib", prefix.display()));
+    let o = cc.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // cargo test sets LD_LIBRARY_PATH to its target directory, which would win over RUNPATH.
+    let ldd = Command::new("ldd")
+        .arg(&exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ldd.stdout)
+            .contains(&format!("{}/lib/libpfring.so", prefix.display())),
+        "not linked against the installed library"
+    );
+    let run = Command::new(&exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&prefix);
+}
+
+/// A fresh directory under cargo's per-test temporary directory.
+fn tempdir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
