@@ -84,7 +84,8 @@ fn recv_one(h: &pfring, mut o: RecvOpts<'_>) -> Result<Option<Got>, Code> {
                 parsed,
             }));
         }
-        if !o.wait {
+        // A `pcap:` ring at the end of its file has nothing more to wait for.
+        if !o.wait || st.ring.end_of_file() {
             return Ok(None);
         }
         st.ring.poll(WAIT_SLICE)?;
@@ -270,7 +271,7 @@ pub unsafe extern "C" fn pfring_recv_burst(
                 return Ok(burst.len() as c_int);
             }
             drop(burst);
-            if wait_for_packets == 0 {
+            if wait_for_packets == 0 || st.ring.end_of_file() {
                 return Ok(0);
             }
             st.ring.poll(WAIT_SLICE)?;
@@ -281,7 +282,7 @@ pub unsafe extern "C" fn pfring_recv_burst(
 /// Calls `looper(hdr, packet, user_bytes)` for every packet until `pfring_breakloop` (from the
 /// callback, another thread or a signal handler) or an error. Without `wait_for_packet` it
 /// spins instead of sleeping when the ring is empty, as PF_RING does. Returns 0 after a
-/// break, a negative `PF_RING_ERROR_*` on error.
+/// break or at the end of a `pcap:` file, a negative `PF_RING_ERROR_*` on error.
 ///
 /// # Safety
 /// See the module documentation; `looper` is called with pointers valid for the call only.
@@ -322,6 +323,8 @@ pub unsafe extern "C" fn pfring_loop(
                     // callback's contract is PF_RING's.
                     unsafe { looper(&hdr, g.data, user_bytes) };
                 }
+                // The end of a `pcap:` file ends the loop.
+                None if h.lock().ring.end_of_file() => return Ok(0),
                 None if wait_for_packet == 0 => std::thread::yield_now(),
                 None => {}
             }

@@ -515,6 +515,78 @@ fn api_coverage_on_a_live_veth_ring() {
 
 /// Runs the C pfcount in `mode` on `veth.b()`, sends `frames` from `veth.a()`, and checks
 /// that exactly those frames arrived, byte for byte and in order.
+fn pfcount_run_file(prog: &Path, path: &Path, mode: &str, frames: &[Vec<u8>]) {
+    let dev = format!("pcap:{}", path.display());
+    let n = frames.len().to_string();
+    let o = Command::new(prog)
+        .args(["-i", &dev, "-n", &n, "-m", mode, "-t", "10000", "-f", "udp"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "mode {mode}: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let line = out.lines().last().unwrap();
+    assert_eq!(
+        num(line, "received"),
+        frames.len() as u64,
+        "mode {mode}: {line}"
+    );
+    assert_eq!(
+        field(line, "digest"),
+        format!("{:016x}", fnv1a(frames)),
+        "mode {mode}"
+    );
+    assert_eq!(num(line, "bad"), 0, "mode {mode}: {line}");
+    assert_eq!(num(line, "extra"), 0, "mode {mode}: {line}");
+    assert_eq!(
+        num(line, "stats_recv"),
+        frames.len() as u64,
+        "mode {mode}: {line}"
+    );
+}
+
+#[test]
+fn c_pfcount_reads_a_capture_file_in_every_mode() {
+    use pfring_rs::pcap::{Format, TsResolution, Writer};
+    let dir = tempdir("pcap");
+    let path = dir.join("frames.pcap");
+    let frames = test_frames(200);
+    let mut w = Writer::new(
+        std::fs::File::create(&path).unwrap(),
+        Format::Pcap(TsResolution::Nano),
+    )
+    .unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        w.write(
+            1_700_000_000_000_000_000 + i as u64 * 1000,
+            f,
+            f.len() as u32,
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let prog = build("pfcount", Link::Shared);
+    for mode in ["zc", "copy", "parsed", "burst", "loop"] {
+        pfcount_run_file(&prog, &path, mode, &frames);
+    }
+    if let Some(vg) = valgrind() {
+        let dev = format!("pcap:{}", path.display());
+        let o = command(Some(&vg), &prog, &["-i", &dev, "-n", "200", "-m", "loop"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "valgrind: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn pfcount_run(
     ns: &NetNs,
     veth: &VethPair<'_>,

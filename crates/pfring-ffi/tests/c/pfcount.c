@@ -16,13 +16,14 @@ static pfring *ring;
 static uint64_t received, bytes, bad, digest = FNV_OFFSET, expected;
 static volatile int done;
 static unsigned timeout_ms = 10000;
+static int is_file; /* pcap: rings have no interface index */
 
 static void account(const struct pfring_pkthdr *h, const uint8_t *p) {
   received++;
   bytes += h->len;
   digest = fnv1a(digest, p, h->caplen);
-  if (h->caplen != h->len || h->extended_hdr.rx_direction != 1 || h->extended_hdr.if_index <= 0 ||
-      h->ts.tv_sec == 0)
+  if (h->caplen != h->len || h->ts.tv_sec == 0 ||
+      (!is_file && (h->extended_hdr.rx_direction != 1 || h->extended_hdr.if_index <= 0)))
     bad++;
 }
 
@@ -57,6 +58,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: pfcount -i DEV -n EXPECTED [-m zc|copy|parsed|burst|loop] [-t MS] [-f BPF]\n");
     return 2;
   }
+  is_file = strncmp(dev, "pcap:", 5) == 0;
   ring = pfring_open(dev, 1536, PF_RING_PROMISC);
   if (!ring) {
     fprintf(stderr, "pfring_open(%s): %s\n", dev, strerror(errno));
