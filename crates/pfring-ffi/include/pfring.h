@@ -1063,7 +1063,7 @@ int pfring_recv_burst(struct pfring *ring, struct pfring_packet_info *packets, u
 // Calls `looper(hdr, packet, user_bytes)` for every packet until `pfring_breakloop` (from the
 // callback, another thread or a signal handler) or an error. Without `wait_for_packet` it
 // spins instead of sleeping when the ring is empty, as PF_RING does. Returns 0 after a
-// break, a negative `PF_RING_ERROR_*` on error.
+// break or at the end of a `pcap:` file, a negative `PF_RING_ERROR_*` on error.
 //
 // # Safety
 // See the module documentation; `looper` is called with pointers valid for the call only.

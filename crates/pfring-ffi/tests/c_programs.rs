@@ -3,12 +3,12 @@
 //! pfring-testkit), with exact counts asserted, and under valgrind (no invalid access, no
 //! definite or indirect leak) when valgrind is installed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pfring_testkit::{FrameBuilder, NetNs, RawReceiver, RawSender, VethPair, require_privileged};
@@ -69,8 +69,21 @@ enum Link {
     Static,
 }
 
-/// Compiles `tests/c/<name>.c` (warnings are errors) and returns the program's path.
+/// Compiles `tests/c/<name>.c` (warnings are errors) once per test process and returns the
+/// program's path (tests run in parallel: a second compile would replace a running binary).
 fn build(name: &str, link: Link) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let key = format!("{name}-{}", matches!(link, Link::Static));
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = built.get(&key) {
+        return p.clone();
+    }
+    let p = compile(name, link);
+    built.insert(key, p.clone());
+    p
+}
+
+fn compile(name: &str, link: Link) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c");
     std::fs::create_dir_all(&out_dir).unwrap();
     let lib = lib_dir();
