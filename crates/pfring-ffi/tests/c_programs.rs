@@ -610,25 +610,27 @@ fn pfcount_run(
 ) {
     let n = frames.len().to_string();
     let timeout = if vg.is_some() { "60000" } else { "10000" };
-    let mut p = Proc::spawn(
-        ns,
-        command(
-            vg,
-            prog,
-            &[
-                "-i",
-                veth.b(),
-                "-n",
-                &n,
-                "-m",
-                mode,
-                "-t",
-                timeout,
-                "-f",
-                "udp",
-            ],
-        ),
-    );
+    // "zc-long": zero copy on a PF_RING_LONG_HEADER ring (parsed_pkt checked per packet).
+    let (mode, long) = match mode.strip_suffix("-long") {
+        Some(m) => (m, true),
+        None => (mode, false),
+    };
+    let mut args = vec![
+        "-i",
+        veth.b(),
+        "-n",
+        &n,
+        "-m",
+        mode,
+        "-t",
+        timeout,
+        "-f",
+        "udp",
+    ];
+    if long {
+        args.push("-L");
+    }
+    let mut p = Proc::spawn(ns, command(vg, prog, &args));
     p.wait_line("ready", Duration::from_secs(60));
     let tx = RawSender::new(veth.a()).unwrap();
     assert_eq!(tx.send_all(frames).unwrap(), frames.len());
@@ -677,7 +679,15 @@ fn c_pfcount_receives_exactly_the_frames_sent_in_every_mode() {
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "cpa", "cpb").unwrap();
     let frames = test_frames(1000);
-    for mode in ["zc", "copy", "parsed", "burst", "loop"] {
+    for mode in [
+        "zc",
+        "copy",
+        "parsed",
+        "burst",
+        "loop",
+        "zc-long",
+        "loop-long",
+    ] {
         pfcount_run(&ns, &veth, &prog, None, mode, &frames);
     }
 }

@@ -1,7 +1,8 @@
 /* pfcount: counts the packets of a device through libpfring, in one of five receive modes,
  * and prints what it saw on one line for the Rust test to check:
  *   received=N bytes=B digest=D bad=K extra=E stats_recv=R stats_drop=X
- * Usage: pfcount -i DEV -n EXPECTED [-m zc|copy|parsed|burst|loop] [-t TIMEOUT_MS] [-f BPF]
+ * Usage: pfcount -i DEV -n EXPECTED [-m zc|copy|parsed|burst|loop] [-t TIMEOUT_MS] [-f BPF] [-L]
+ * (-L: open with PF_RING_LONG_HEADER and check every header's parsed_pkt and pkt_hash)
  * Bounded: it stops at EXPECTED packets or TIMEOUT_MS (a watchdog thread calls
  * pfring_breakloop), then listens 300 ms more for packets that should not be there. */
 #include <errno.h>
@@ -17,6 +18,7 @@ static uint64_t received, bytes, bad, digest = FNV_OFFSET, expected;
 static volatile int done;
 static unsigned timeout_ms = 10000;
 static int is_file; /* pcap: rings have no interface index */
+static int long_header; /* -L: PF_RING_LONG_HEADER, every header carries parsed_pkt */
 
 static void account(const struct pfring_pkthdr *h, const uint8_t *p) {
   received++;
@@ -24,6 +26,10 @@ static void account(const struct pfring_pkthdr *h, const uint8_t *p) {
   digest = fnv1a(digest, p, h->caplen);
   if (h->caplen != h->len || h->ts.tv_sec == 0 ||
       (!is_file && (h->extended_hdr.rx_direction != 1 || h->extended_hdr.if_index <= 0)))
+    bad++;
+  if (long_header &&
+      (h->extended_hdr.parsed_pkt.ip_version != 4 || h->extended_hdr.parsed_pkt.l3_proto != 17 ||
+       h->extended_hdr.parsed_pkt.offset.l4_offset != 34 || h->extended_hdr.pkt_hash == 0))
     bad++;
 }
 
@@ -44,13 +50,14 @@ static void *watchdog(void *arg) {
 int main(int argc, char **argv) {
   const char *dev = NULL, *mode = "zc", *filter = NULL;
   int c;
-  while ((c = getopt(argc, argv, "i:n:m:t:f:")) != -1) {
+  while ((c = getopt(argc, argv, "i:n:m:t:f:L")) != -1) {
     switch (c) {
       case 'i': dev = optarg; break;
       case 'n': expected = strtoull(optarg, NULL, 10); break;
       case 'm': mode = optarg; break;
       case 't': timeout_ms = (unsigned)atoi(optarg); break;
       case 'f': filter = optarg; break;
+      case 'L': long_header = 1; break;
       default: return 2;
     }
   }
@@ -59,7 +66,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   is_file = strncmp(dev, "pcap:", 5) == 0;
-  ring = pfring_open(dev, 1536, PF_RING_PROMISC);
+  ring = pfring_open(dev, 1536, PF_RING_PROMISC | (long_header ? PF_RING_LONG_HEADER : 0));
   if (!ring) {
     fprintf(stderr, "pfring_open(%s): %s\n", dev, strerror(errno));
     return 1;
