@@ -1205,12 +1205,9 @@ impl Ring {
     /// ring that is not enabled yet joins when [`Ring::enable`] binds it.
     ///
     /// # Errors
-    /// [`Error::NotSupported`] for `pcap:` rings, [`ClusterType::PerFlowIpWithDupTuple`]
-    /// and the `cluster_per_inner_*` types; [`Error::InvalidArgument`] if the ring is
-    /// already in another cluster, or if cluster `id` exists with another type or device
-    /// or is full.
-    ///
-    /// [`ClusterType::PerFlowIpWithDupTuple`]: crate::ClusterType::PerFlowIpWithDupTuple
+    /// [`Error::NotSupported`] for `pcap:` and multi-device rings; [`Error::InvalidArgument`]
+    /// if the ring is already in another cluster, or if cluster `id` exists with another
+    /// type or device or is full.
     #[doc(alias = "pfring_set_cluster")]
     pub fn set_cluster(&mut self, id: u16, ty: crate::ClusterType) -> Result<()> {
         let b = match &mut self.backend {
@@ -1256,6 +1253,8 @@ impl Ring {
     /// Linux cannot take a socket out of a fanout group, so a ring that joined gets a new
     /// socket and RX ring with the same settings: packets received but not yet read are
     /// lost, and packets arriving during the switch may be missed.
+    /// (An ip-with-dup cluster has no fanout group: the ring keeps its socket and only its
+    /// filter changes.)
     ///
     /// # Errors
     /// Creating, configuring or binding the new socket failed.
@@ -1266,6 +1265,41 @@ impl Ring {
             Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
             Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
         }
+    }
+
+    /// RSS rehash (`pfring_enable_rss_rehash`): a ring bound to some RX channels
+    /// (`dev@q`) gets the packets whose symmetric PF_RING hash
+    /// ([`ParsedPacket::kernel_hash`](crate::ParsedPacket::kernel_hash)) modulo the
+    /// device's RX queue count is one of its channels, instead of the packets the NIC put
+    /// on those queues: both directions of a flow reach the same channel whatever the
+    /// NIC's RSS does (see [`crate::cluster::rss_rehash_prefix`]). No effect on a ring
+    /// that captures every channel.
+    ///
+    /// # Errors
+    /// [`Error::NotSupported`] for `pcap:` rings and rings on every device (`any`);
+    /// reading the queue count or re-attaching the filter failed.
+    #[doc(alias = "pfring_enable_rss_rehash")]
+    pub fn enable_rss_rehash(&mut self) -> Result<()> {
+        match &mut self.backend {
+            Backend::Packet(b) => b.enable_rss_rehash()?,
+            Backend::Multi(m) => {
+                for b in m.members.iter_mut() {
+                    b.enable_rss_rehash()?;
+                }
+            }
+            Backend::Pcap(_) => {
+                return Err(Error::NotSupported {
+                    op: "enable_rss_rehash",
+                    backend: "pcap",
+                });
+            }
+        }
+        if self.enabled {
+            for b in self.backend.sockets() {
+                b.apply_filter(&self.cfg)?;
+            }
+        }
+        Ok(())
     }
 
     /// The cluster the ring is in (or will join when enabled): id and type.

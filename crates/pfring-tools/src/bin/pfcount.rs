@@ -14,7 +14,7 @@ const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING
 
 pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
         [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [-c <cluster id>] [-H <cluster type>]
-        [-s] [-T]
+        [-n <threads>] [-r] [-s] [-T]
         [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
@@ -31,8 +31,12 @@ pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <
 -c <cluster id> Join cluster <cluster id> (0-65535): the rings (processes) of a cluster share
                 the device's packets, each packet going to one of them
 -H <type>       Cluster type (with -c): 0=per flow, 1=round robin, 2=2-tuple, 3=4-tuple,
-                4=5-tuple (default), 5=TCP 5-tuple, 11=IP 5-tuple (types 6-10, 12 and 13
-                are not supported)
+                4=5-tuple (default), 5=TCP 5-tuple, 6-10=the same on the tunneled (inner)
+                flow, 11=IP 5-tuple, 12=inner IP 5-tuple, 13=IP with duplication
+-n <threads>    Capture threads (default 1); more than 1 needs -c: each thread has its own
+                ring in the cluster; stats per thread and in total
+-r              RSS rehash: a ring on some channels (dev@q) gets its share of the symmetric
+                hash instead of the NIC's queues
 -s              Hardware timestamps: the device stamps received packets (fails on devices
                 without hardware timestamping, e.g. veth; check yours with `ethtool -T`)
 -T              Check that timestamps never go backwards; report each one that does
@@ -66,6 +70,8 @@ struct Opts {
     block_ms: u64,
     cluster: Option<u16>,
     cluster_type: ClusterType,
+    threads: usize,
+    rss_rehash: bool,
     hw_timestamp: bool,
     check_ts: bool,
 }
@@ -92,6 +98,8 @@ fn parse_args() -> Result<Option<Opts>> {
         block_ms: 16,
         cluster: None,
         cluster_type: ClusterType::PerFlow5Tuple,
+        threads: 1,
+        rss_rehash: false,
         hw_timestamp: false,
         check_ts: false,
     };
@@ -122,6 +130,8 @@ fn parse_args() -> Result<Option<Opts>> {
                 let v: u32 = p.value()?.parse().context("-H <cluster type>")?;
                 o.cluster_type = ClusterType::try_from(v)?;
             }
+            Short('n') => o.threads = p.value()?.parse().context("-n <threads>")?,
+            Short('r') => o.rss_rehash = true,
             Short('q') => o.quiet = true,
             Short('s') => o.hw_timestamp = true,
             Short('T') => o.check_ts = true,
@@ -131,6 +141,9 @@ fn parse_args() -> Result<Option<Opts>> {
             Long("ring-mb") => o.ring_mb = Some(p.value()?.parse().context("--ring-mb <MiB>")?),
             _ => return Err(arg.unexpected().into()),
         }
+    }
+    if o.threads == 0 || (o.threads > 1 && o.cluster.is_none()) {
+        anyhow::bail!("-n <threads> must be 1, or more with -c <cluster id>");
     }
     Ok(Some(o))
 }
@@ -167,20 +180,28 @@ fn run(o: Opts) -> Result<()> {
     if let Some(mb) = o.ring_mb {
         b = b.ring_bytes(mb << 20);
     }
-    let mut ring = b.open()?;
-    ring.set_application_name("pfcount")?;
-    if let Some(f) = &o.filter {
-        ring.set_bpf_filter(f)?;
+    let mut rings = Vec::new();
+    for _ in 0..o.threads {
+        let mut ring = b.clone().open()?;
+        ring.set_application_name("pfcount")?;
+        if let Some(f) = &o.filter {
+            ring.set_bpf_filter(f)?;
+        }
+        if let Some(id) = o.cluster {
+            ring.set_cluster(id, o.cluster_type)?;
+        }
+        if o.rss_rehash {
+            ring.enable_rss_rehash()?;
+        }
+        ring.set_poll_watermark(o.watermark)?;
+        ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));
+        let breaker: BreakHandle = ring.break_handle();
+        breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+        // Enabled before the banner, so "# Polling threads" means the capture is running.
+        ring.enable()?;
+        rings.push(ring);
     }
-    if let Some(id) = o.cluster {
-        ring.set_cluster(id, o.cluster_type)?;
-    }
-    ring.set_poll_watermark(o.watermark)?;
-    ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));
-    let breaker: BreakHandle = ring.break_handle();
-    breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
-    // Enabled before the banner, so "# Polling threads" means the capture is running.
-    ring.enable()?;
+    let mut ring = rings.remove(0);
     let (v, _) = pfring::version();
     println!("Using PF_RING v.{}", pfring::ring::format_version(v));
     let mac = ring.bound_device_address().unwrap_or([0; 6]);
@@ -194,8 +215,17 @@ fn run(o: Opts) -> Result<()> {
         "# Device RX channels: {}",
         ring.num_rx_channels().unwrap_or(1)
     );
-    println!("# Polling threads:    1");
+    println!("# Polling threads:    {}", o.threads);
     let _ = std::io::stdout().flush();
+    if o.threads > 1 {
+        rings.insert(0, ring);
+        return pfring_tools::threads::capture_threads(
+            rings,
+            o.max_pkts,
+            o.quiet,
+            Duration::from_millis(o.poll_ms.max(1)),
+        );
+    }
 
     let start = Instant::now();
     let mut next_print = start + Duration::from_secs(1);

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod cpu;
 pub mod iface;
 pub mod mmap;
+pub mod pidfd;
 pub mod signal;
 pub mod socket;
 pub mod tpacket;
