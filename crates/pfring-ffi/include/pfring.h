@@ -636,6 +636,30 @@ typedef unsigned int bundle_read_policy;
 // 5-tuple for TCP, 2-tuple otherwise.
 #define cluster_per_flow_tcp_5_tuple 5
 
+// As `cluster_per_flow`, on the tunnel's content (later PF_RING).
+#define cluster_per_inner_flow 6
+
+// As `cluster_per_flow_2_tuple`, on the tunnel's content (later PF_RING).
+#define cluster_per_inner_flow_2_tuple 7
+
+// As `cluster_per_flow_4_tuple`, on the tunnel's content (later PF_RING).
+#define cluster_per_inner_flow_4_tuple 8
+
+// As `cluster_per_flow_5_tuple`, on the tunnel's content (later PF_RING).
+#define cluster_per_inner_flow_5_tuple 9
+
+// As `cluster_per_flow_tcp_5_tuple`, on the tunnel's content (later PF_RING).
+#define cluster_per_inner_flow_tcp_5_tuple 10
+
+// 5-tuple for IP, source/destination MAC otherwise (later PF_RING).
+#define cluster_per_flow_ip_5_tuple 11
+
+// As `cluster_per_flow_ip_5_tuple`, on the tunnel's content (later PF_RING).
+#define cluster_per_inner_flow_ip_5_tuple 12
+
+// Source and destination IP separately: a packet may go to two members (later PF_RING).
+#define cluster_per_flow_ip_with_dup_tuple 13
+
 // Received and transmitted (default).
 #define rx_and_tx_direction 0
 
@@ -810,8 +834,11 @@ int pfring_set_channel_id(struct pfring *ring, uint32_t channel_id);
 // See the module documentation.
 int pfring_set_channel_mask(struct pfring *ring, uint32_t channel_mask);
 
-// Re-hashes RSS symmetrically in the NIC. Not supported (needs the NIC driver's RSS key;
-// veth has none).
+// RSS rehash: a ring bound to some RX channels (`eth0@1`) gets the packets whose symmetric
+// PF_RING hash modulo the device's queue count is one of its channels, so both directions of
+// a flow reach the same channel whatever the NIC's RSS does (done in the ring's socket
+// filter, not in the NIC). No effect on a ring that captures every channel.
+// `PF_RING_ERROR_NOT_SUPPORTED` on `pcap:` and `any` rings.
 //
 // # Safety
 // See the module documentation.

@@ -94,8 +94,11 @@ pub unsafe extern "C" fn pfring_set_channel_mask(ring: *mut pfring, channel_mask
     })
 }
 
-/// Re-hashes RSS symmetrically in the NIC. Not supported (needs the NIC driver's RSS key;
-/// veth has none).
+/// RSS rehash: a ring bound to some RX channels (`eth0@1`) gets the packets whose symmetric
+/// PF_RING hash modulo the device's queue count is one of its channels, so both directions of
+/// a flow reach the same channel whatever the NIC's RSS does (done in the ring's socket
+/// filter, not in the NIC). No effect on a ring that captures every channel.
+/// `PF_RING_ERROR_NOT_SUPPORTED` on `pcap:` and `any` rings.
 ///
 /// # Safety
 /// See the module documentation.
@@ -103,8 +106,9 @@ pub unsafe extern "C" fn pfring_set_channel_mask(ring: *mut pfring, channel_mask
 pub unsafe extern "C" fn pfring_enable_rss_rehash(ring: *mut pfring) -> c_int {
     call(|| {
         // SAFETY: per the module contract.
-        unsafe { handle(ring) }?;
-        Err(not_supported())
+        let h = unsafe { handle(ring) }?;
+        h.lock().ring.enable_rss_rehash()?;
+        Ok(0)
     })
 }
 

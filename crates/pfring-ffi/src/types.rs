@@ -118,6 +118,22 @@ pub const cluster_per_flow_4_tuple: cluster_type = 3;
 pub const cluster_per_flow_5_tuple: cluster_type = 4;
 /// 5-tuple for TCP, 2-tuple otherwise.
 pub const cluster_per_flow_tcp_5_tuple: cluster_type = 5;
+/// As `cluster_per_flow`, on the tunnel's content (later PF_RING).
+pub const cluster_per_inner_flow: cluster_type = 6;
+/// As `cluster_per_flow_2_tuple`, on the tunnel's content (later PF_RING).
+pub const cluster_per_inner_flow_2_tuple: cluster_type = 7;
+/// As `cluster_per_flow_4_tuple`, on the tunnel's content (later PF_RING).
+pub const cluster_per_inner_flow_4_tuple: cluster_type = 8;
+/// As `cluster_per_flow_5_tuple`, on the tunnel's content (later PF_RING).
+pub const cluster_per_inner_flow_5_tuple: cluster_type = 9;
+/// As `cluster_per_flow_tcp_5_tuple`, on the tunnel's content (later PF_RING).
+pub const cluster_per_inner_flow_tcp_5_tuple: cluster_type = 10;
+/// 5-tuple for IP, source/destination MAC otherwise (later PF_RING).
+pub const cluster_per_flow_ip_5_tuple: cluster_type = 11;
+/// As `cluster_per_flow_ip_5_tuple`, on the tunnel's content (later PF_RING).
+pub const cluster_per_inner_flow_ip_5_tuple: cluster_type = 12;
+/// Source and destination IP separately: a packet may go to two members (later PF_RING).
+pub const cluster_per_flow_ip_with_dup_tuple: cluster_type = 13;
 
 /// Which frames a ring captures.
 pub type packet_direction = c_uint;
