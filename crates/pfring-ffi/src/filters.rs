@@ -1,0 +1,110 @@
+//! BPF filters and filtering modes: `pfring_set_bpf_filter`, `pfring_remove_bpf_filter`,
+//! `pfring_set_filtering_mode`, `pfring_set_virtual_device`, `pfring_search_payload`.
+//!
+//! # Safety (every function)
+//! `ring` is NULL or a live handle; every other pointer is NULL or valid for its C type.
+
+use std::ffi::{c_char, c_int};
+
+use crate::types::*;
+use crate::{call, cstr, handle, invalid, not_supported, pfring};
+
+/// Sets a BPF filter in tcpdump's language (`"tcp port 80"`): compiled to classic BPF and run
+/// in the kernel (user space for `pcap:` rings). `PF_RING_ERROR_INVALID_ARGUMENT` for an
+/// expression that does not compile. Replaces any previous filter.
+///
+/// # Safety
+/// See the module documentation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfring_set_bpf_filter(
+    ring: *mut pfring,
+    filter_buffer: *mut c_char,
+) -> c_int {
+    call(|| {
+        // SAFETY: per the module contract.
+        let h = unsafe { handle(ring) }?;
+        // SAFETY: per the module contract.
+        let expr = unsafe { cstr(filter_buffer) }?;
+        let mut st = h.lock();
+        st.ring.set_bpf_filter(expr)?;
+        st.bpf = Some(expr.to_owned());
+        Ok(0)
+    })
+}
+
+/// Removes the BPF filter.
+///
+/// # Safety
+/// See the module documentation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfring_remove_bpf_filter(ring: *mut pfring) -> c_int {
+    call(|| {
+        // SAFETY: per the module contract.
+        let h = unsafe { handle(ring) }?;
+        let mut st = h.lock();
+        st.ring.remove_bpf_filter()?;
+        st.bpf = None;
+        Ok(0)
+    })
+}
+
+/// Where rules are applied. `software_only` (the default, and the only place rules can run
+/// here) returns 0; `hardware_only` / `hardware_and_software` need NIC rules
+/// (`PF_RING_ERROR_NOT_SUPPORTED`); other values are invalid.
+///
+/// # Safety
+/// See the module documentation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfring_set_filtering_mode(
+    ring: *mut pfring,
+    mode: filtering_mode,
+) -> c_int {
+    call(|| {
+        // SAFETY: per the module contract.
+        unsafe { handle(ring) }?;
+        match mode {
+            software_only => Ok(0),
+            hardware_only | hardware_and_software => Err(not_supported()),
+            _ => Err(invalid()),
+        }
+    })
+}
+
+/// 5.x: attaches a virtual filtering device. Not supported: it only existed for in-kernel
+/// hardware-rule plumbing.
+///
+/// # Safety
+/// See the module documentation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfring_set_virtual_device(
+    ring: *mut pfring,
+    info: *mut virtual_filtering_device_info,
+) -> c_int {
+    call(|| {
+        // SAFETY: per the module contract.
+        unsafe { handle(ring) }?;
+        if info.is_null() {
+            return Err(invalid());
+        }
+        Err(not_supported())
+    })
+}
+
+/// 5.6.1: deliver only packets whose payload contains the string. Not supported yet (the
+/// payload match of the rule engine, issue 5).
+///
+/// # Safety
+/// See the module documentation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pfring_search_payload(
+    ring: *mut pfring,
+    string_to_search: *mut c_char,
+) -> c_int {
+    call(|| {
+        // SAFETY: per the module contract.
+        unsafe { handle(ring) }?;
+        // SAFETY: per the module contract.
+        unsafe { cstr(string_to_search) }?;
+        Err(not_supported())
+    })
+}
