@@ -32,7 +32,7 @@ fn frame_id(f: &[u8]) -> u32 {
 fn flow_frame(id: u32) -> Vec<u8> {
     let flow = id / 2;
     let (a, b) = (0x0A00_0000 + flow * 13, 0xC0A8_0000 + flow * 8);
-    if id % 2 == 0 {
+    if id.is_multiple_of(2) {
         frame(a, b, id)
     } else {
         frame(b, a, id)
