@@ -481,8 +481,10 @@ impl Cluster {
                 Self::release_owner(&mut self.free, &mut self.owners, idx, bit);
             }
             mq.tx.release();
-            if mq.attached && mq.alloc.pending() < ALLOC_TARGET / 2 {
-                while mq.alloc.pending() < ALLOC_TARGET {
+            // Slaves' alloc stashes never take the last quarter of the pool (kept for RX).
+            let reserve = l.num_buffers as usize / 4;
+            if mq.attached && self.free.len() > reserve && mq.alloc.pending() < ALLOC_TARGET / 2 {
+                while self.free.len() > reserve && mq.alloc.pending() < ALLOC_TARGET {
                     let Some(idx) = self.free.pop() else { break };
                     if !mq.alloc.push_local(entry(idx, 0)) {
                         self.free.push(idx);
@@ -495,8 +497,9 @@ impl Cluster {
         }
     }
 
-    /// Notices attached, detached and dead slaves; recycles the queues of the gone ones.
-    fn check_slaves(&mut self) {
+    /// Notices attached and detached slaves (every round: one atomic load per queue) and,
+    /// with `liveness`, dead ones (from `/proc`); recycles the queues of the gone ones.
+    fn check_slaves(&mut self, liveness: bool) {
         let l = self.region.layout;
         for q in 0..l.num_queues {
             let base = l.qctl(q);
@@ -505,18 +508,22 @@ impl Cluster {
                 .map
                 .u64_at(base + Q_OWNER)
                 .map_or(0, |a| a.load(Ordering::Acquire));
-            let start = self
-                .region
-                .map
-                .u64_at(base + Q_START)
-                .map_or(0, |a| a.load(Ordering::Acquire));
             let pid = owner as u32;
-            let gone = pid != 0 && (owner & OWNER_DETACHED != 0 || !proc::alive(pid, start));
-            let mq = &mut self.queues[q as usize];
+            let gone = pid != 0
+                && (owner & OWNER_DETACHED != 0 || {
+                    liveness && {
+                        let start = self
+                            .region
+                            .map
+                            .u64_at(base + Q_START)
+                            .map_or(0, |a| a.load(Ordering::Acquire));
+                        !proc::alive(pid, start)
+                    }
+                });
             if gone {
                 self.recycle(q);
             } else {
-                mq.attached = pid != 0;
+                self.queues[q as usize].attached = pid != 0;
             }
         }
     }
@@ -555,10 +562,11 @@ impl Cluster {
         mut sink: Option<&mut dyn PacketSink>,
     ) -> Result<usize> {
         let now = Instant::now();
-        if now.duration_since(self.last_liveness) >= LIVENESS_PERIOD {
+        let liveness = now.duration_since(self.last_liveness) >= LIVENESS_PERIOD;
+        if liveness {
             self.last_liveness = now;
-            self.check_slaves();
         }
+        self.check_slaves(liveness);
         self.service_slaves(&mut sink);
         if !self.enabled {
             return Ok(0);

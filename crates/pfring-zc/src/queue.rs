@@ -164,6 +164,21 @@ impl Consumer {
         n
     }
 
+    /// Entries available, read fresh, without touching the private view.
+    pub(crate) fn available_now(&self) -> u64 {
+        let h = self.ring.head().load(Ordering::Acquire);
+        let n = h.wrapping_sub(self.tail);
+        if n > self.ring.capacity() { 0 } else { n }
+    }
+
+    /// The next entry, left in the ring.
+    pub(crate) fn peek(&mut self) -> Option<u64> {
+        if self.available() == 0 {
+            return None;
+        }
+        Some(self.ring.slot(self.tail).load(Ordering::Relaxed))
+    }
+
     /// Takes the next entry without releasing its slot to the producer.
     #[inline]
     pub(crate) fn pop_local(&mut self) -> Option<u64> {

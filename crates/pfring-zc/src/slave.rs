@@ -265,17 +265,55 @@ impl Slave {
             if left.is_zero() {
                 return Ok(None);
             }
-            let active = self
-                .region
-                .map
-                .u32_at(H_WAIT_MODE)
-                .is_some_and(|a| a.load(Ordering::Relaxed) == 1);
-            if active {
+            if self.wait_mode() == WaitMode::Active {
                 std::hint::spin_loop();
             } else {
                 self.rx.wait(left.min(MASTER_CHECK));
             }
         }
+    }
+
+    /// Waits up to `timeout` until a packet is queued, without taking it; errors like
+    /// [`Slave::recv_buffer`] when the master is gone.
+    pub fn poll(&mut self, timeout: Duration) -> Result<bool> {
+        self.flush();
+        let start = Instant::now();
+        loop {
+            if self.rx.available() != 0 {
+                return Ok(true);
+            }
+            if self.last_check.elapsed() >= MASTER_CHECK {
+                self.check_master()?;
+                self.publish_stats();
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            if self.wait_mode() == WaitMode::Active {
+                std::hint::spin_loop();
+            } else {
+                self.rx.wait(left.min(MASTER_CHECK));
+            }
+        }
+    }
+
+    /// Packets queued now (as far as the master published; capped at the queue length).
+    pub fn queued(&self) -> u64 {
+        self.rx.available_now()
+    }
+
+    /// The timestamp of the next queued packet, without taking it.
+    pub fn peek_timestamp_ns(&mut self) -> Option<u64> {
+        let (idx, _) = split(self.rx.peek()?);
+        let o = self.region.layout.buf(idx)?;
+        let h = self.region.map.slice(o, 8)?;
+        Some(u64::from_ne_bytes(h.try_into().ok()?))
+    }
+
+    /// Bytes of shared memory mapped.
+    pub fn memory(&self) -> usize {
+        self.region.map.len()
     }
 
     /// Receives the next packet, zero copy: it borrows the slave and goes back to the pool

@@ -121,6 +121,9 @@ pub enum Error {
     /// A capture file (`pcap:`) is unreadable, truncated or corrupt.
     #[error("capture file: {0}")]
     Pcap(#[from] crate::pcap::PcapError),
+    /// A `zc:` cluster queue failed (no such cluster, another user's, the master is gone...).
+    #[error("ZC cluster: {0}")]
+    Zc(#[from] pfring_zc::Error),
     /// A system call failed for a reason not covered by a more specific variant.
     #[error(transparent)]
     Syscall(#[from] SyscallError),
@@ -149,7 +152,7 @@ impl Error {
             | Error::FrameTooShort { .. }
             | Error::Filter(_) => -2,
             Error::NoTxSlotAvailable => -4,
-            Error::TxRefused { .. } | Error::Pcap(_) => -1,
+            Error::TxRefused { .. } | Error::Pcap(_) | Error::Zc(_) => -1,
             Error::NoSuchDevice { .. } => -13,
             Error::NotSupported { .. } | Error::HardwareNotSupported { .. } => -7,
             Error::RingNotEnabled => -12,

@@ -24,6 +24,7 @@ mod clock;
 use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
+use crate::backend::zc::ZcBackend;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result, SyscallError};
 use crate::packet::{
@@ -412,6 +413,9 @@ impl RingBuilder {
                 Backend::Multi(MultiBackend::open(&members, &cfg)?)
             }
             DeviceSpec::Pcap(path) => Backend::Pcap(PcapBackend::open(path, cfg.replay)?),
+            DeviceSpec::Zc(crate::device::ZcTarget::Cluster { id, queue }) => {
+                Backend::Zc(Box::new(ZcBackend::open(*id, *queue)?))
+            }
             other => {
                 return Err(Error::NotSupported {
                     op: "open",
@@ -449,6 +453,8 @@ enum Backend {
     /// Several devices, one socket each (`eth0,eth1`, `multi:eth0;eth1`).
     Multi(MultiBackend),
     Pcap(PcapBackend),
+    /// A `zc:<cluster>@<queue>` slave.
+    Zc(Box<ZcBackend>),
 }
 
 impl Backend {
@@ -457,7 +463,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_ref(b),
             Backend::Multi(m) => &m.members,
-            Backend::Pcap(_) => &[],
+            Backend::Pcap(_) | Backend::Zc(_) => &[],
         }
     }
 
@@ -465,7 +471,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_mut(b),
             Backend::Multi(m) => &mut m.members,
-            Backend::Pcap(_) => &mut [],
+            Backend::Pcap(_) | Backend::Zc(_) => &mut [],
         }
     }
 }
@@ -637,6 +643,9 @@ impl Ring {
     fn wait_readable(&mut self, timeout: Duration) -> Result<usize> {
         let deadline = Instant::now() + timeout;
         let watermark = usize::from(self.cfg.watermark.max(1));
+        if let Backend::Zc(z) = &mut self.backend {
+            return Ok(usize::from(z.wait(timeout, &self.breaker)?));
+        }
         // Bounded: every pass sleeps until the deadline or a wake-up.
         loop {
             let ready = match &self.backend {
@@ -644,6 +653,7 @@ impl Ring {
                 Backend::Multi(m) => m.members.iter().map(|b| b.rx.ready_frames(watermark)).sum(),
                 // A file is always readable until its end.
                 Backend::Pcap(p) => return Ok(usize::from(!p.end_of_file())),
+                Backend::Zc(_) => 0,
             };
             if ready >= watermark || self.breaker.is_set() {
                 return Ok(ready);
@@ -693,6 +703,7 @@ impl Ring {
         self.check_recv()?;
         match self.backend {
             Backend::Pcap(_) => return self.recv_file(),
+            Backend::Zc(_) => return self.recv_zc(wait),
             Backend::Multi(_) => return self.recv_multi(wait),
             Backend::Packet(_) => {}
         }
@@ -829,10 +840,40 @@ impl Ring {
         }))
     }
 
+    /// The next packet of a `zc:` cluster queue (one at a time: its buffer goes back to the
+    /// cluster at the next receive).
+    fn recv_zc(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
+        let Ring {
+            backend,
+            breaker,
+            cfg,
+            recv_count,
+            ..
+        } = self;
+        let Backend::Zc(z) = backend else {
+            return Ok(None);
+        };
+        if !z.fetch(cfg.caplen, wait, breaker)? {
+            if breaker.is_set() {
+                breaker.reset();
+            }
+            return Ok(None);
+        }
+        *recv_count += 1;
+        let mut header = z.hdr;
+        if cfg.long_header {
+            header.extended_hdr.pkt_hash = long_header_hash(z.data());
+        }
+        Ok(Some(Packet {
+            header,
+            source: Source::Buffer(z.data()),
+        }))
+    }
+
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
     pub fn end_of_file(&self) -> bool {
         match &self.backend {
-            Backend::Packet(_) | Backend::Multi(_) => false,
+            Backend::Packet(_) | Backend::Multi(_) | Backend::Zc(_) => false,
             Backend::Pcap(p) => p.end_of_file(),
         }
     }
@@ -886,6 +927,11 @@ impl Ring {
         if let Backend::Pcap(_) = self.backend {
             // Files deliver one record per burst (the record buffer is reused).
             let len = usize::from(self.recv_file()?.is_some());
+            return Ok(Burst { ring: self, len });
+        }
+        if let Backend::Zc(_) = self.backend {
+            // One cluster buffer per burst, like files.
+            let len = usize::from(self.recv_zc(wait)?.is_some());
             return Ok(Burst { ring: self, len });
         }
         if let Backend::Multi(_) = self.backend {
@@ -1014,6 +1060,7 @@ impl Ring {
             Backend::Packet(b) => b.rx.has_frame(),
             Backend::Multi(m) => m.members.iter().any(|b| b.rx.has_frame()),
             Backend::Pcap(p) => !p.end_of_file(),
+            Backend::Zc(z) => z.slave.queued() != 0,
         }
     }
 
@@ -1029,6 +1076,7 @@ impl Ring {
                 .sum::<usize>()
                 .min(1_000_000) as u32,
             Backend::Pcap(p) => u32::from(!p.end_of_file()),
+            Backend::Zc(z) => z.slave.queued().min(1_000_000) as u32,
         }
     }
 
@@ -1096,6 +1144,10 @@ impl Ring {
                 recv: self.recv_count,
                 drop: p.skipped,
             }),
+            Backend::Zc(z) => Ok(Stats {
+                recv: self.recv_count,
+                drop: z.slave.stats().drops,
+            }),
         }
     }
 
@@ -1121,7 +1173,7 @@ impl Ring {
                 }
                 Ok(out)
             }
-            Backend::Packet(_) | Backend::Pcap(_) => {
+            Backend::Packet(_) | Backend::Pcap(_) | Backend::Zc(_) => {
                 let st = self.stats()?;
                 Ok(vec![(self.device.clone(), st)])
             }
@@ -1175,6 +1227,12 @@ impl Ring {
                     crate::filter::Target::Bytes,
                 )?);
             }
+            Backend::Zc(z) => {
+                z.filter = Some(crate::filter::Program::compile_for(
+                    expr,
+                    crate::filter::Target::Bytes,
+                )?);
+            }
         }
         Ok(())
     }
@@ -1195,6 +1253,7 @@ impl Ring {
                 }
             }
             Backend::Pcap(p) => p.filter = None,
+            Backend::Zc(z) => z.filter = None,
         }
         Ok(())
     }
@@ -1225,6 +1284,12 @@ impl Ring {
                 return Err(Error::NotSupported {
                     op: "clusters",
                     backend: "pcap",
+                });
+            }
+            Backend::Zc(_) => {
+                return Err(Error::NotSupported {
+                    op: "kernel clusters (the ZC cluster already distributes)",
+                    backend: "zc",
                 });
             }
         };
@@ -1264,7 +1329,7 @@ impl Ring {
         self.release_for_wait();
         match &mut self.backend {
             Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
-            Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok(()),
         }
     }
 
@@ -1272,7 +1337,7 @@ impl Ring {
     pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
         match &self.backend {
             Backend::Packet(b) => b.cluster.map(|m| (m.id, m.ty)),
-            Backend::Multi(_) | Backend::Pcap(_) => None,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => None,
         }
     }
 
@@ -1349,7 +1414,7 @@ impl Ring {
                 Some(n) => iface::mac_address(n)
                     .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", n)),
             },
-            Backend::Multi(_) | Backend::Pcap(_) => Ok([0; 6]),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok([0; 6]),
         }
     }
 
@@ -1359,7 +1424,7 @@ impl Ring {
     pub fn bound_device_ifindex(&self) -> i32 {
         match &self.backend {
             Backend::Packet(b) => b.ifindex,
-            Backend::Multi(_) | Backend::Pcap(_) => 0,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => 0,
         }
     }
 
@@ -1413,6 +1478,10 @@ impl Ring {
                 op: "mtu",
                 backend: "pcap",
             }),
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "mtu",
+                backend: "zc",
+            }),
         }
     }
 
@@ -1443,6 +1512,7 @@ impl Ring {
             }
             // The record is read ahead and kept for the next receive.
             Backend::Pcap(p) => p.peek(self.cfg.caplen),
+            Backend::Zc(z) => z.peek(),
         }
     }
 
@@ -1463,6 +1533,7 @@ impl Ring {
             Backend::Packet(b) => b.rx.memory(),
             Backend::Multi(m) => m.members.iter().map(|b| b.rx.memory()).sum(),
             Backend::Pcap(_) => 0,
+            Backend::Zc(z) => z.slave.memory(),
         }
     }
 
@@ -1498,6 +1569,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.send(frame, flush, wm, bypass),
+            Backend::Zc(z) => z.send(frame),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1514,7 +1586,7 @@ impl Ring {
     pub fn flush_tx_packets(&mut self) -> Result<()> {
         match &mut self.backend {
             Backend::Packet(b) => b.flush_tx(),
-            Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok(()),
         }
     }
 
@@ -1541,6 +1613,10 @@ impl Ring {
         match &mut self.backend {
             Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
             Backend::Multi(_) => Err(multi_send()),
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "waiting for a TX slot",
+                backend: "zc",
+            }),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1553,7 +1629,7 @@ impl Ring {
     pub fn tx_stats(&self) -> (u64, usize) {
         match &self.backend {
             Backend::Packet(b) => b.tx_counts(),
-            Backend::Multi(_) | Backend::Pcap(_) => (0, 0),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => (0, 0),
         }
     }
 
@@ -1573,6 +1649,10 @@ impl Ring {
         match &mut self.backend {
             Backend::Packet(b) => b.send_ifindex(frame, ifindex),
             Backend::Multi(_) => Err(multi_send()),
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "sending to an interface index",
+                backend: "zc",
+            }),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1610,6 +1690,10 @@ impl Ring {
                         })
                     })
             }
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "re-sending the last packet",
+                backend: "zc",
+            }),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1661,6 +1745,8 @@ impl AsFd for Ring {
             Backend::Packet(b) => b.fd(),
             Backend::Multi(m) => m.fd(),
             Backend::Pcap(p) => p.fd(),
+            // A cluster queue has no readiness descriptor: the break eventfd stands in.
+            Backend::Zc(_) => self.breaker.eventfd().as_fd(),
         }
     }
 }
@@ -1716,7 +1802,16 @@ impl Burst<'_> {
                 &ring.burst[..self.len],
                 None,
             ),
-            Backend::Pcap(p) => (None, &ring.burst[..0], (self.len == 1).then_some(p)),
+            Backend::Pcap(p) => (
+                None,
+                &ring.burst[..0],
+                (self.len == 1).then_some((p.hdr, &p.buf[..])),
+            ),
+            Backend::Zc(z) => (
+                None,
+                &ring.burst[..0],
+                (self.len == 1).then(|| (z.hdr, z.data())),
+            ),
         };
         let long = ring.cfg.long_header;
         frames
@@ -1729,12 +1824,11 @@ impl Burst<'_> {
                 }
                 (h, data)
             })
-            .chain(file.map(move |p| {
-                let mut h = p.hdr;
+            .chain(file.map(move |(mut h, data)| {
                 if long {
-                    h.extended_hdr.pkt_hash = long_header_hash(&p.buf);
+                    h.extended_hdr.pkt_hash = long_header_hash(data);
                 }
-                (h, &p.buf[..])
+                (h, data)
             }))
     }
 }
@@ -1748,7 +1842,7 @@ impl Drop for Burst<'_> {
                     b.rx.release();
                 }
             }
-            Backend::Pcap(_) => {}
+            Backend::Pcap(_) | Backend::Zc(_) => {}
         }
     }
 }

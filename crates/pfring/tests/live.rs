@@ -517,7 +517,7 @@ fn device_facts_and_errors() {
         Err(Error::NoSuchDevice { name }) => assert_eq!(name, "nosuch0"),
         other => panic!("expected NoSuchDevice, got {other:?}"),
     }
-    for (dev, module) in [("xdp:pfb@0", "xdp"), ("zc:1@0", "zc")] {
+    for (dev, module) in [("xdp:pfb@0", "xdp"), ("zc:pfb", "zc")] {
         match Ring::open(dev, 128, pfring::Flags::default()) {
             Err(Error::NotSupported { backend, .. }) => assert_eq!(backend, module),
             other => panic!("{dev}: expected NotSupported, got {other:?}"),

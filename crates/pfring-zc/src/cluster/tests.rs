@@ -117,6 +117,8 @@ fn fan_out_gives_every_slave_every_packet_with_one_buffer() {
     c.enable();
     let mut slaves: Vec<_> = (0..3).map(|q| c.slave(q).unwrap()).collect();
     let frames: Vec<_> = (0..20).map(|i| frame(1, 2, i)).collect();
+    // Attached slaves get their alloc stash first.
+    c.poll(&mut ListSource::new(vec![]), None).unwrap();
     let free0 = c.free_buffers();
     let mut src = ListSource::new(frames.clone());
     run_all(&mut c, &mut src);
@@ -352,7 +354,7 @@ fn oversize_and_pool_exhaustion_are_rx_drops() {
     };
     let mut c = Cluster::in_process(12, 1, cfg).unwrap();
     c.enable();
-    let _s = c.slave(0).unwrap();
+    // No slave yet: packets wait in the queue.
     let mut frames: Vec<_> = (0..10).map(|i| frame(1, 2, i)).collect();
     frames.push(vec![0u8; 100]);
     let mut src = ListSource::new(frames);

@@ -13,9 +13,12 @@
 //! Several devices (`eth0,eth1`, `eth0;eth1`, `multi:eth0;eth1`) are served by `multi`, one
 //! default-module socket per device.
 //!
-//! Modules without a backend yet (`xdp:`, `zc:`, `userspace:`, `stack:`)
+//! `zc:<cluster>@<queue>` is a slave of a `pfring-zc` cluster (`zc.rs`).
+//!
+//! Modules without a backend yet (`xdp:`, `zc:<interface>`, `userspace:`, `stack:`)
 //! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
 
 pub(crate) mod multi;
 pub(crate) mod packet;
 pub(crate) mod pcap_file;
+pub(crate) mod zc;

@@ -55,6 +55,7 @@ impl Ring {
                 op,
                 backend: "pcap",
             }),
+            Backend::Zc(_) => Err(Error::NotSupported { op, backend: "zc" }),
         }
     }
 
