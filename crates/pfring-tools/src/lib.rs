@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod synth;
+pub mod zc;
 
 use std::fmt::Write as _;
 use std::process::ExitCode;

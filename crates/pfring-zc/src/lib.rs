@@ -45,6 +45,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bouncer;
 mod cluster;
 mod error;
 mod hash;
@@ -56,6 +57,7 @@ mod slave;
 #[allow(unsafe_code)]
 mod sys;
 
+pub use bouncer::{Bouncer, BouncerMode, BouncerStats, BreakLoop, Decision};
 pub use cluster::{
     Action, Cluster, ClusterConfig, ClusterStats, Distribution, DistributionFn, PacketSink,
     PacketSource, QueueStats, Verdict, WaitMode,
