@@ -248,3 +248,94 @@ fn fan_out_kill_a_slave_then_kill_the_master() {
         );
     }
 }
+
+#[test]
+fn zcount_counts_a_queue() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "zza", "zzb").unwrap();
+    let id = cluster_id(3);
+    let mut master = Proc::spawn(MASTER, &["-i", "zzb", "-c", &id, "-n", "1"]);
+    master.expect("ready", Duration::from_secs(10));
+    let mut z = Proc::spawn(
+        env!("CARGO_BIN_EXE_zcount"),
+        &["-c", &id, "-i", "0", "-s", "2"],
+    );
+    z.expect("Counting packets of zc:", Duration::from_secs(10));
+    let tx = RawSender::new(veth.a()).unwrap();
+    for seq in 0..100 {
+        tx.send(&flow_frame(6, 0, seq)).unwrap();
+    }
+    let (code, out, err) = z.finish(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{err}");
+    let last = out
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("Absolute Stats:"))
+        .expect("a stats block");
+    assert_eq!(last, "Absolute Stats: 100 pkts (0 drops) - 7'000 bytes");
+}
+
+#[test]
+fn pfbounce_bounces_both_ways_through_its_decision() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let ab = VethPair::new(&ns, "bna", "bnb").unwrap();
+    let cd = VethPair::new(&ns, "bnc", "bnd").unwrap();
+    let mut b = Proc::spawn(
+        env!("CARGO_BIN_EXE_pfbounce"),
+        &["-i", "bnb", "-o", "bnc", "-b", "-f", "udp dst port 53"],
+    );
+    b.expect("Bouncing bnb -> bnc (and back)", Duration::from_secs(10));
+    let at_d = pfring_testkit::RawReceiver::new(cd.b()).unwrap();
+    let at_a = pfring_testkit::RawReceiver::new(ab.a()).unwrap();
+    let dns = FrameBuilder::udp().ports(1000, 53);
+    let other = FrameBuilder::udp().ports(1000, 54);
+    let forth: Vec<_> = (0..300)
+        .map(|i| {
+            if i % 3 == 0 {
+                other.build_len(i, 90)
+            } else {
+                dns.build_len(i, 90)
+            }
+        })
+        .collect();
+    let back: Vec<_> = (0..50).map(|i| dns.build_len(1000 + i, 70)).collect();
+    RawSender::new(ab.a()).unwrap().send_all(&forth).unwrap();
+    RawSender::new(cd.b()).unwrap().send_all(&back).unwrap();
+    let got_d = at_d
+        .collect(1000, Duration::from_millis(500), Duration::from_secs(10))
+        .unwrap();
+    let got_a = at_a
+        .collect(1000, Duration::from_millis(500), Duration::from_secs(10))
+        .unwrap();
+    b.signal("-TERM");
+    let (code, out, err) = b.finish(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{err}");
+    let want: Vec<_> = forth
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, f)| f.clone())
+        .collect();
+    // Compared as booleans: a mismatch would print thousands of bytes.
+    assert_eq!(got_d.len(), want.len());
+    assert!(
+        got_d.iter().zip(&want).all(|(r, w)| &r.data == w),
+        "forth frames differ"
+    );
+    assert_eq!(got_a.len(), back.len());
+    assert!(
+        got_a.iter().zip(&back).all(|(r, w)| &r.data == w),
+        "back frames differ"
+    );
+    let out = out.join("\n");
+    assert!(
+        out.contains("Bounced bnb -> bnc: 200 pkts (100 dropped, 0 TX errors)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Bounced bnc -> bnb: 50 pkts (0 dropped, 0 TX errors)"),
+        "{out}"
+    );
+}

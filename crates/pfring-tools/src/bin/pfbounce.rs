@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use pfring::{BpfProgram, BpfTarget, BreakHandle, RingBuilder};
+use pfring::{BpfProgram, BpfTarget, BreakHandle, Direction, RingBuilder};
 use pfring_tools::zc::RingIo;
 use pfring_zc::{Bouncer, BouncerMode, Decision, WaitMode};
 
@@ -80,7 +80,12 @@ fn parse_args() -> Result<Option<Opts>> {
 }
 
 fn open(dev: &str) -> Result<RingIo> {
-    let mut r = RingBuilder::new(dev).caplen(65535).promisc(true).open()?;
+    // RX only: what a ring sends must not come back to it as received (a loop, two-way).
+    let mut r = RingBuilder::new(dev)
+        .caplen(65535)
+        .promisc(true)
+        .direction(Direction::RxOnly)
+        .open()?;
     r.set_application_name("pfbounce")?;
     r.enable()?;
     Ok(RingIo(r))

@@ -103,6 +103,7 @@ fn run(o: Opts) -> Result<()> {
     ring.break_handle()
         .break_on_signals(&[libc::SIGINT, libc::SIGTERM])?;
     ring.set_poll_duration(Duration::from_millis(100));
+    println!("Counting packets of {dev}");
     let (mut pkts, mut bytes) = (0u64, 0u64);
     let start = Instant::now();
     let mut last = (0u64, 0u64, 0u64, Instant::now());
