@@ -417,6 +417,16 @@ impl Cluster {
         s
     }
 
+    /// The free slots of the fullest queue (read fresh): a master that wants to be lossless
+    /// offers a burst only when this is at least the burst size.
+    pub fn queue_room(&mut self) -> u64 {
+        self.queues
+            .iter_mut()
+            .map(|q| q.rx.free_exact())
+            .min()
+            .unwrap_or(0)
+    }
+
     /// Buffer indices a slave returned or sent that it did not hold (ignored), per queue.
     pub fn bad_returns(&self) -> Vec<u64> {
         self.queues.iter().map(|q| q.bad_returns).collect()

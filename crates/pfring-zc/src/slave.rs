@@ -316,6 +316,40 @@ impl Slave {
         self.region.map.len()
     }
 
+    /// Receives up to `max` queued packets at once, zero copy: `f(data, timestamp_ns)` is
+    /// called for each, then every buffer goes back to the pool in one batch. Does not
+    /// wait; returns how many were delivered.
+    pub fn recv_burst<F: FnMut(&[u8], u64)>(&mut self, max: usize, mut f: F) -> Result<usize> {
+        self.flush();
+        let l = self.region.layout;
+        let mut n = 0;
+        while n < max {
+            let Some(e) = self.rx.pop_local() else { break };
+            let (idx, len) = split(e);
+            let Some(off) = l.buf(idx).filter(|_| len <= l.buf_size) else {
+                self.stats.bad_entries += 1;
+                continue;
+            };
+            if let Some(b) = self.region.map.slice(off, BUF_HDR + len as usize) {
+                let ts = u64::from_ne_bytes(b[..8].try_into().unwrap_or([0; 8]));
+                f(&b[BUF_HDR..], ts);
+            }
+            n += 1;
+            let r = entry(idx, 0);
+            if !self.pending_ret.is_empty() || !self.ret.push_local(r) {
+                self.pending_ret.push(r);
+            }
+        }
+        self.rx.release();
+        self.ret.publish();
+        self.stats.recv += n as u64;
+        if n == 0 && self.last_check.elapsed() >= MASTER_CHECK {
+            self.check_master()?;
+            self.publish_stats();
+        }
+        Ok(n)
+    }
+
     /// Receives the next packet, zero copy: it borrows the slave and goes back to the pool
     /// when dropped (`pfring_recv` on a cluster queue). `wait`: block until one comes (or
     /// the master is gone).

@@ -433,3 +433,34 @@ fn threaded_master_and_slaves_lose_nothing() {
     }
     assert_eq!(c.stats().queues.iter().map(|q| q.drops).sum::<u64>(), 0);
 }
+
+#[test]
+fn slave_burst_receive_returns_buffers_in_one_batch() {
+    let mut c = Cluster::in_process(14, 1, small()).unwrap();
+    c.enable();
+    let mut s = c.slave(0).unwrap();
+    c.poll(&mut ListSource::new(vec![]), None).unwrap();
+    let free0 = c.free_buffers();
+    let mut src = ListSource::new((0..40).map(|i| frame(1, 2, i)).collect());
+    run_all(&mut c, &mut src);
+    let mut ids = Vec::new();
+    let mut stamps = Vec::new();
+    assert_eq!(
+        s.recv_burst(32, |d, ts| {
+            ids.push(frame_id(d));
+            stamps.push(ts);
+        })
+        .unwrap(),
+        32
+    );
+    assert_eq!(s.recv_burst(32, |d, _| ids.push(frame_id(d))).unwrap(), 8);
+    assert_eq!(ids, (0..40).collect::<Vec<_>>());
+    assert_eq!(
+        stamps,
+        (0..32).collect::<Vec<u64>>(),
+        "source timestamps kept"
+    );
+    assert_eq!(s.stats().recv, 40);
+    c.poll(&mut ListSource::new(vec![]), None).unwrap();
+    assert_eq!(c.free_buffers(), free0, "all 40 back");
+}
