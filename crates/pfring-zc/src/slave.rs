@@ -371,7 +371,8 @@ impl Slave {
     }
 
     /// The whole writable data area of `b` ([`Slave::buffer_size`] bytes); set the packet
-    /// length with [`Slave::set_len`].
+    /// length with [`Slave::set_len`]. A buffer received from a fan-out cluster is shared
+    /// with the other slaves: they see what is written here.
     pub fn data_mut(&mut self, b: &mut Buffer) -> &mut [u8] {
         let l = self.region.layout;
         match l.buf(b.idx) {

@@ -1,5 +1,6 @@
 //! Cluster across processes: this test binary re-executes itself as master and slave
-//! processes (the `child_process` test does the work when `PFRING_ZC_TEST_ROLE` is set).
+//! processes (the ignored `child_process` helper does the work when `PFRING_ZC_TEST_ROLE`
+//! is set).
 //! Children are killed by their PIDs only; every wait is bounded.
 
 use std::collections::{HashMap, HashSet};
@@ -156,7 +157,9 @@ fn child_slave(dir: &Path, id: u32, q: u32, idle_ms: u64) {
     println!("IDS {}", list.join(","));
 }
 
+/// Not a test of its own: the body of the master / slave child processes the tests start.
 #[test]
+#[ignore = "helper: run as a child process by the other tests"]
 fn child_process() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
@@ -183,6 +186,7 @@ impl Proc {
             .args([
                 "--exact",
                 "child_process",
+                "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])
