@@ -339,3 +339,33 @@ fn pfbounce_bounces_both_ways_through_its_decision() {
         "{out}"
     );
 }
+
+#[test]
+fn master_takes_several_ingress_devices() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let one = VethPair::new(&ns, "zma", "zmb").unwrap();
+    let two = VethPair::new(&ns, "zmc", "zmd").unwrap();
+    let id = cluster_id(4);
+    let mut master = Proc::spawn(MASTER, &["-i", "zmb", "-i", "zmd", "-c", &id, "-n", "1"]);
+    master.expect("ready", Duration::from_secs(10));
+    let mut slaves = start_slaves(&id, 1);
+    for seq in 0..30 {
+        RawSender::new(one.a())
+            .unwrap()
+            .send(&flow_frame(1, 0, seq))
+            .unwrap();
+        RawSender::new(two.a())
+            .unwrap()
+            .send(&flow_frame(2, 0, seq))
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    slaves[0].signal("-INT");
+    let (code, out, err) = slaves[0].finish(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{err}");
+    let lens = lengths(&out);
+    assert_eq!(lens.iter().filter(|&&l| l == 65).count(), 30);
+    assert_eq!(lens.iter().filter(|&&l| l == 66).count(), 30);
+    assert_eq!(lens.len(), 60);
+}

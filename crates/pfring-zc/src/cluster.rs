@@ -122,6 +122,44 @@ pub trait PacketSource {
     }
 }
 
+/// Several ingress sources read in turn, a burst from each (libzero's
+/// `dna_cluster_register_ring` called more than once).
+#[doc(alias = "dna_cluster_register_ring")]
+#[derive(Default)]
+pub struct Sources(pub Vec<Box<dyn PacketSource + Send>>);
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sources({})", self.0.len())
+    }
+}
+
+impl Sources {
+    /// Adds a source.
+    pub fn register(&mut self, s: Box<dyn PacketSource + Send>) {
+        self.0.push(s);
+    }
+}
+
+impl PacketSource for Sources {
+    fn recv_burst(&mut self, max: usize, f: &mut dyn FnMut(&[u8], u64)) -> Result<usize> {
+        let mut n = 0;
+        for s in &mut self.0 {
+            if n >= max {
+                break;
+            }
+            n += s.recv_burst(max - n, f)?;
+        }
+        Ok(n)
+    }
+
+    fn wait(&mut self, timeout: Duration) -> Result<()> {
+        // Waiting on one would starve the others: a short nap instead.
+        std::thread::sleep(timeout.min(Duration::from_micros(200)));
+        Ok(())
+    }
+}
+
 /// Where the master sends forwarded packets and what slaves send.
 pub trait PacketSink {
     /// Sends one frame.

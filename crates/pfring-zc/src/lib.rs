@@ -60,7 +60,7 @@ mod sys;
 pub use bouncer::{Bouncer, BouncerMode, BouncerStats, BreakLoop, Decision};
 pub use cluster::{
     Action, Cluster, ClusterConfig, ClusterStats, Distribution, DistributionFn, PacketSink,
-    PacketSource, QueueStats, Verdict, WaitMode,
+    PacketSource, QueueStats, Sources, Verdict, WaitMode,
 };
 pub use error::{Error, Result};
 pub use hash::{HashMode, bidirectional_hash};

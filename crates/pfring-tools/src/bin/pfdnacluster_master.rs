@@ -17,7 +17,8 @@ pfdnacluster_master -i <device> -c <cluster id> [-n <num slaves>] [-m <hash mode
                     [-q <queue len>] [-g <core>] [-o <egress device>] [-a] [-p] [-s <sec>]
 
 -h               Print this help
--i <device>      Ingress device (any pfring device name: eth0, xdp:eth0@0, pcap:f.pcap, ...)
+-i <device>      Ingress device (any pfring device name: eth0, eth0@1, pcap:f.pcap, ...);
+                 repeat -i (or give eth0,eth1) for several ingress devices
 -c <cluster id>  Cluster id (slaves open zc:<cluster id>@<queue>)
 -n <num>         Number of slave queues (default 1, at most 64)
 -m <hash mode>   0 round robin (default), 1 bidirectional IP hash, 2 fan-out,
@@ -46,7 +47,7 @@ struct Opts {
 
 fn parse_args() -> Result<Option<Opts>> {
     use lexopt::prelude::*;
-    let (mut device, mut cluster) = (None, None);
+    let (mut devices, mut cluster) = (Vec::<String>::new(), None);
     let mut o = Opts {
         device: String::new(),
         cluster: 0,
@@ -66,7 +67,7 @@ fn parse_args() -> Result<Option<Opts>> {
                 print!("{USAGE}");
                 return Ok(None);
             }
-            Short('i') => device = Some(p.value()?.string()?),
+            Short('i') => devices.push(p.value()?.string()?),
             Short('c') => cluster = Some(p.value()?.parse().context("-c <cluster id>")?),
             Short('n') => o.queues = p.value()?.parse().context("-n <num slaves>")?,
             Short('m') => o.mode = p.value()?.parse().context("-m <hash mode>")?,
@@ -79,9 +80,11 @@ fn parse_args() -> Result<Option<Opts>> {
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let (Some(d), Some(c)) = (device, cluster) else {
+    let (false, Some(c)) = (devices.is_empty(), cluster) else {
         bail!("-i <device> and -c <cluster id> are required");
     };
+    // Several ingress devices: one multi-device ring (one socket per device, read in turn).
+    let d = devices.join(",");
     if o.mode > 4 {
         bail!("hash mode {} is not supported (0..=4)", o.mode);
     }

@@ -464,3 +464,29 @@ fn slave_burst_receive_returns_buffers_in_one_batch() {
     c.poll(&mut ListSource::new(vec![]), None).unwrap();
     assert_eq!(c.free_buffers(), free0, "all 40 back");
 }
+
+#[test]
+fn several_registered_sources_feed_one_cluster() {
+    let mut c = Cluster::in_process(15, 1, small()).unwrap();
+    c.enable();
+    let mut s = c.slave(0).unwrap();
+    let mut srcs = Sources::default();
+    srcs.register(Box::new(ListSource::new(
+        (0..5).map(|i| frame(1, 2, i)).collect(),
+    )));
+    srcs.register(Box::new(ListSource::new(
+        (5..8).map(|i| frame(1, 2, i)).collect(),
+    )));
+    assert_eq!(c.poll(&mut srcs, None).unwrap(), 8);
+    let got: Vec<u32> = drain(&mut s).iter().map(|f| frame_id(f)).collect();
+    assert_eq!(got, (0..8).collect::<Vec<_>>());
+    // The burst limit spans the sources.
+    let mut srcs = Sources::default();
+    srcs.register(Box::new(ListSource::new(
+        (0..300).map(|i| frame(1, 2, i)).collect(),
+    )));
+    srcs.register(Box::new(ListSource::new(
+        (0..300).map(|i| frame(1, 2, i)).collect(),
+    )));
+    assert_eq!(c.poll(&mut srcs, None).unwrap(), BURST);
+}
