@@ -4,7 +4,7 @@
 
 # CPU time (ns) of a process: sum of the first field of /proc/<pid>/task/*/schedstat.
 cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 # Voluntary context switches (= sleeps/wake-ups) of all threads of a process.

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod synth;
+pub mod threads;
 pub mod zc;
 
 use std::fmt::Write as _;

@@ -826,6 +826,56 @@ fn two_pwrite_processes_in_one_cluster_save_every_packet_once() {
     );
 }
 
+/// `-u 1|2`: the first packet of each flow adds a drop rule, so the flow's later packets
+/// are never received.
+#[test]
+fn pfcount_u_adds_a_drop_rule_per_flow() {
+    require_privileged!();
+    for kind in ["1", "2"] {
+        let ns = NetNs::new().unwrap();
+        let veth = VethPair::new(&ns, "pua", "pub").unwrap();
+        let tx = RawSender::new(veth.a()).unwrap();
+        let flow = |seq: u64, port: u16| FrameBuilder::udp().ports(1000, port).build(seq, 20);
+        let mut p = Pfcount::start(&["-i", "pub", "-u", kind, "-q", "-p", "20"]);
+        // One packet per flow, then time for pfcount to add the rules.
+        tx.send_all((0..5u64).map(|i| flow(i, 1 + i as u16)))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        // 10 more of each flow: all dropped; one packet of a new flow: received.
+        tx.send_all((0..50u64).map(|i| flow(100 + i, 1 + (i % 5) as u16)))
+            .unwrap();
+        tx.send(&flow(200, 6)).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        p.signal(libc::SIGTERM);
+        let (st, _, err) = p.finish(Duration::from_secs(10));
+        assert!(st.success(), "-u {kind}: {st:?} {err}");
+        assert!(
+            last_block(&err).starts_with("Absolute Stats: [6 pkts rcvd][0 pkts dropped]"),
+            "-u {kind}: {err}"
+        );
+    }
+}
+
+#[test]
+fn pfcount_d_sets_the_reflector_device() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let _veth = VethPair::new(&ns, "pda", "pdb").unwrap();
+    let mut p = Pfcount::start(&["-i", "pdb", "-d", "pda", "-q"]);
+    p.signal(libc::SIGTERM);
+    let (st, _, err) = p.finish(Duration::from_secs(10));
+    assert!(st.success(), "{err}");
+    let out = Command::new(PFCOUNT)
+        .args(["-i", "pdb", "-d", "nosuch0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pfcount: no such device \"nosuch0\"\n"
+    );
+}
+
 #[test]
 fn check_timestamps_reports_each_step_back() {
     let dir = std::env::temp_dir().join(format!("pfcount-ts-{}", std::process::id()));
@@ -882,5 +932,197 @@ fn hardware_timestamps_on_veth_are_a_one_line_error() {
     assert!(
         err.starts_with("pfcount: device \"pfsb\" has no hardware RX timestamping: `ethtool -T pfsb` (driver veth)"),
         "{err}"
+    );
+}
+
+/// The `[thread=i][N pkts rcvd]` counts of the final per-thread blocks.
+fn thread_counts(stderr: &str, threads: usize) -> Vec<u64> {
+    let at = stderr
+        .rfind("Absolute Stats: [thread=0]")
+        .expect("per-thread blocks");
+    (0..threads)
+        .map(|i| {
+            let tag = format!("Absolute Stats: [thread={i}][");
+            let from = at + stderr[at..].find(&tag).expect("thread block") + tag.len();
+            stderr[from..].split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn pfcount_threads_share_one_cluster() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "nta", "ntb").unwrap();
+    let mut p = Pfcount::start(&["-i", "ntb", "-c", "42", "-n", "3", "-H", "2", "-q"]);
+    let tx = RawSender::new(veth.a()).unwrap();
+    // 60 address pairs x 15 frames.
+    for i in 0..900u64 {
+        let k = (i % 60) as u8;
+        let flow = FrameBuilder::udp()
+            .ips([10, 0, k / 7, k].into(), [192, 168, k % 5, 1 + k].into())
+            .ports(10_000 + k as u16, 53);
+        tx.send(&flow.build_len(i, 80)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    p.signal(libc::SIGINT);
+    let (st, out, err) = p.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    assert!(out.contains("# Polling threads:    3"), "{out}");
+    let counts = thread_counts(&err, 3);
+    assert_eq!(counts.iter().sum::<u64>(), 900, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "every thread gets flows: {counts:?}"
+    );
+    let total = last_block(&err);
+    assert!(
+        total.starts_with("Absolute Stats: [900 pkts rcvd][0 pkts dropped]"),
+        "{total}"
+    );
+}
+
+#[test]
+fn pfcount_threads_stop_after_n_packets_in_total() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "nna", "nnb").unwrap();
+    let mut p = Pfcount::start(&["-i", "nnb", "-c", "43", "-n", "2", "-H", "1", "-N", "300"]);
+    send(&veth, 400, 60);
+    let (st, _, err) = p.finish(Duration::from_secs(10));
+    assert!(st.success(), "{err}");
+    let block = last_block(&err);
+    assert!(block.contains("300 pkts - "), "{block}");
+    let at = err.rfind("Absolute Stats: [thread=0]").unwrap();
+    let counted: u64 = err[at..]
+        .lines()
+        .filter(|l| l.ends_with(" bytes") && l.contains(" pkts - "))
+        .take(2)
+        .map(|l| l.split(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(counted, 300, "{err}");
+}
+
+#[test]
+fn pfcount_threads_need_a_cluster() {
+    let out = Command::new(PFCOUNT)
+        .args(["-i", "lo", "-n", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-n <threads>"), "{err}");
+}
+
+#[test]
+fn pfcount_threads_in_an_ip_with_dup_cluster_count_duplicates() {
+    use pfring::{ClusterHash, ClusterType, ParsedPacket};
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "nda", "ndb").unwrap();
+    let mut p = Pfcount::start(&["-i", "ndb", "-c", "44", "-n", "2", "-H", "13", "-q"]);
+    let tx = RawSender::new(veth.a()).unwrap();
+    let mut want = [0u64; 2];
+    for i in 0..400u64 {
+        let k = i as u8;
+        let f = FrameBuilder::udp()
+            .ips([10, 0, k / 3, k].into(), [192, 168, k % 7, k / 5].into())
+            .ports(10_000, 53)
+            .build_len(i, 80);
+        let (parsed, _) = ParsedPacket::parse(&f, 4);
+        let ClusterHash::Dup { src, dst } = parsed.cluster_hash(ClusterType::PerFlowIpWithDupTuple)
+        else {
+            panic!("dup hash")
+        };
+        want[(src % 2) as usize] += 1;
+        if src % 2 != dst % 2 {
+            want[(dst % 2) as usize] += 1;
+        }
+        tx.send(&f).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    p.signal(libc::SIGINT);
+    let (st, _, err) = p.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    let counts = thread_counts(&err, 2);
+    assert_eq!(counts, want.to_vec(), "thread i is member i");
+    assert!(
+        counts.iter().sum::<u64>() > 400,
+        "some frames went to both: {counts:?}"
+    );
+}
+
+/// Frames with varied addresses, and how many of them member 0 and 1 of a 2-member
+/// ip-with-dup cluster get.
+fn dup_frames(base: u64, n: u64) -> (Vec<Vec<u8>>, [u64; 2]) {
+    use pfring::{ClusterHash, ClusterType, ParsedPacket};
+    let mut want = [0u64; 2];
+    let frames = (0..n)
+        .map(|i| {
+            let k = i as u8;
+            let f = FrameBuilder::udp()
+                .ips([10, 1, k / 3, k].into(), [192, 168, k % 7, k / 5].into())
+                .ports(10_000, 53)
+                .build_len(base + i, 80);
+            let (parsed, _) = ParsedPacket::parse(&f, 4);
+            let ClusterHash::Dup { src, dst } =
+                parsed.cluster_hash(ClusterType::PerFlowIpWithDupTuple)
+            else {
+                panic!("dup hash")
+            };
+            want[(src % 2) as usize] += 1;
+            if src % 2 != dst % 2 {
+                want[(dst % 2) as usize] += 1;
+            }
+            f
+        })
+        .collect();
+    (frames, want)
+}
+
+fn final_rcvd(err: &str) -> u64 {
+    last_block(err)["Absolute Stats: [".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn two_pfcount_processes_in_an_ip_with_dup_cluster() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "dxa", "dxb").unwrap();
+    // Started one after the other: a is member 0, b member 1.
+    let mut a = Pfcount::start(&["-i", "dxb", "-c", "45", "-H", "13", "-q"]);
+    let mut b = Pfcount::start(&["-i", "dxb", "-c", "45", "-H", "13", "-q"]);
+    let tx = RawSender::new(veth.a()).unwrap();
+    let (frames, want) = dup_frames(0, 300);
+    for f in &frames {
+        tx.send(f).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    a.signal(libc::SIGINT);
+    let (st, _, err) = a.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    assert_eq!(final_rcvd(&err), want[0], "member 0 (first process)");
+    // a left: b is the only member and gets everything.
+    std::thread::sleep(Duration::from_millis(100));
+    for f in &frames {
+        tx.send(f).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    b.signal(libc::SIGINT);
+    let (st, _, err) = b.finish(Duration::from_secs(5));
+    assert!(st.success(), "{err}");
+    assert_eq!(
+        final_rcvd(&err),
+        want[1] + 300,
+        "member 1, then the only member"
+    );
+    assert!(
+        want[0] + want[1] > 300,
+        "some frames went to both: {want:?}"
     );
 }

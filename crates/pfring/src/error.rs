@@ -118,9 +118,22 @@ pub enum Error {
     #[error("BPF filter: {0}")]
     #[doc(alias = "pfring_set_bpf_filter")]
     Filter(#[from] crate::filter::FilterError),
+    /// A filtering rule was refused (duplicate id, unknown rule, invalid field).
+    #[error("filtering rule: {0}")]
+    #[doc(alias = "pfring_add_filtering_rule")]
+    Rule(#[from] crate::filter::rules::RuleError),
     /// A capture file (`pcap:`) is unreadable, truncated or corrupt.
     #[error("capture file: {0}")]
     Pcap(#[from] crate::pcap::PcapError),
+    /// XDP cannot be used on the device: neither native (driver) nor generic XDP attach
+    /// worked, or the kernel lacks what the `xdp:` backend needs (BPF maps, AF_XDP).
+    #[error("XDP is not available on {device:?}: {reason}")]
+    XdpUnavailable {
+        /// The interface.
+        device: String,
+        /// What the kernel refused.
+        reason: String,
+    },
     /// A `zc:` cluster queue failed (no such cluster, another user's, the master is gone...).
     #[error("ZC cluster: {0}")]
     Zc(#[from] pfring_zc::Error),
@@ -150,11 +163,14 @@ impl Error {
             | Error::EmptyBuffer
             | Error::FrameTooLarge { .. }
             | Error::FrameTooShort { .. }
-            | Error::Filter(_) => -2,
+            | Error::Filter(_)
+            | Error::Rule(_) => -2,
             Error::NoTxSlotAvailable => -4,
             Error::TxRefused { .. } | Error::Pcap(_) | Error::Zc(_) => -1,
             Error::NoSuchDevice { .. } => -13,
-            Error::NotSupported { .. } | Error::HardwareNotSupported { .. } => -7,
+            Error::NotSupported { .. }
+            | Error::HardwareNotSupported { .. }
+            | Error::XdpUnavailable { .. } => -7,
             Error::RingNotEnabled => -12,
             Error::AlreadyEnabled { .. } | Error::WrongSocketMode { .. } => -11,
             Error::DeviceBusy { .. } | Error::PermissionDenied { .. } | Error::Syscall(_) => -1,

@@ -11,7 +11,7 @@
 //! | packet parsing | [`parse`] | L2..L4 and tunnel headers (`pfring_parse_pkt`), the PF_RING hashes, the pfcount packet line |
 //! | filters | [`filter`] | pcap-filter → classic BPF compiler, optimizer, interpreter |
 //! | public handle | `ring` | `RingBuilder` → `Ring`: open, enable, recv, stats, ... |
-//! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module), later AF_XDP, files, ZC |
+//! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module), AF_XDP (`xdp:`), files; later ZC |
 //! | system calls | `sys` | the only place with `unsafe`: sockets, mmap, ring views |
 //!
 //! ## Minimum kernel
@@ -32,6 +32,8 @@ pub mod pcap;
 pub mod ring;
 mod sys;
 
+pub use backend::xdp::{XdpInfo, XdpMode};
+pub use backend::xdp_bridge::{XdpBridge, XdpBridgeStats};
 pub use device::DeviceSpec;
 pub use error::{Error, Result, SyscallError};
 pub use filter::{FilterError, Program as BpfProgram, Target as BpfTarget};

@@ -121,6 +121,12 @@ pub(crate) enum Source<'a> {
     },
     /// Bytes in a backend's own buffer (a capture file's current record).
     Buffer(&'a [u8]),
+    /// A frame in an AF_XDP UMEM; the frame goes back to the fill ring on drop.
+    Xdp {
+        rx: &'a mut crate::backend::xdp::XdpRx,
+        frame: RawFrame,
+        caplen: u32,
+    },
 }
 
 impl Packet<'_> {
@@ -138,6 +144,7 @@ impl Packet<'_> {
                 caplen,
             } => ring.frame_bytes(frame, *caplen),
             Source::Buffer(b) => b,
+            Source::Xdp { rx, frame, caplen } => rx.frame_bytes(frame, *caplen),
         }
     }
 
@@ -172,6 +179,7 @@ impl Drop for Packet<'_> {
         match &mut self.source {
             Source::Tpacket { ring, .. } => ring.release(),
             Source::Buffer(_) => {}
+            Source::Xdp { rx, frame, .. } => rx.recycle(frame),
         }
     }
 }

@@ -24,6 +24,7 @@ mod clock;
 use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
+use crate::backend::xdp::{XdpBackend, XdpInfo, XdpMode};
 use crate::backend::zc::ZcBackend;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result, SyscallError};
@@ -36,6 +37,11 @@ use crate::sys::iface;
 use crate::sys::signal::{self, Breaker};
 use crate::sys::socket::poll_in;
 use crate::sys::tpacket::RawFrame;
+
+mod hw_rules;
+mod rules_api;
+
+pub use hw_rules::{FilteringMode, HwFilteringRule, HwRuleAction, HwRulePlacement};
 
 /// PF_RING API level this library implements (`RING_VERSION_NUM` of 5.4.0, `0x00MMmmpp`).
 #[doc(alias = "RING_VERSION_NUM")]
@@ -177,6 +183,8 @@ pub(crate) struct RingConfig {
     pub(crate) replay: bool,
     pub(crate) ip_defrag: bool,
     pub(crate) hw_timestamp: bool,
+    /// `xdp:` rings: how the XDP program is attached (`None`: `PFRING_XDP_MODE`, else auto).
+    pub(crate) xdp_mode: Option<XdpMode>,
 }
 
 impl Default for RingConfig {
@@ -199,6 +207,7 @@ impl Default for RingConfig {
             replay: false,
             ip_defrag: false,
             hw_timestamp: false,
+            xdp_mode: None,
         }
     }
 }
@@ -322,6 +331,15 @@ impl RingBuilder {
         self
     }
 
+    /// `xdp:` rings only: attach the XDP program in native (driver) mode, generic (SKB)
+    /// mode, or native with a generic fallback ([`XdpMode::Auto`], the default). Without
+    /// this call the environment variable `PFRING_XDP_MODE` (`native`, `generic`, `auto`)
+    /// decides. Rings of one process on one interface share the mode of the first.
+    pub fn xdp_mode(mut self, mode: XdpMode) -> Self {
+        self.cfg.xdp_mode = Some(mode);
+        self
+    }
+
     /// `pcap:` files only: deliver packets at the pace they were recorded (default: as fast
     /// as they are read).
     pub fn replay_pace(mut self, on: bool) -> Self {
@@ -346,6 +364,20 @@ impl RingBuilder {
     /// default-module interface.
     #[doc(alias = "pfring_open_multichannel")]
     pub fn open_multichannel(self) -> Result<Vec<Ring>> {
+        if let DeviceSpec::Xdp(q) = self.device.parse::<DeviceSpec>()? {
+            let base = q.name.as_str().to_owned();
+            let channels = iface::rx_channels(&base)
+                .map_err(|e| Error::from_os("SIOCETHTOOL", e, "ethtool", "none", &base))?;
+            return (0..channels.min(64))
+                .map(|ch| {
+                    RingBuilder {
+                        device: format!("xdp:{base}@{ch}"),
+                        cfg: self.cfg.clone(),
+                    }
+                    .open()
+                })
+                .collect();
+        }
         let base = match self.device.parse::<DeviceSpec>()? {
             DeviceSpec::Packet(crate::device::PacketDevice {
                 interfaces: crate::device::Interfaces::List(list),
@@ -413,6 +445,9 @@ impl RingBuilder {
                 Backend::Multi(MultiBackend::open(&members, &cfg)?)
             }
             DeviceSpec::Pcap(path) => Backend::Pcap(PcapBackend::open(path, cfg.replay)?),
+            DeviceSpec::Xdp(dev) => {
+                Backend::Xdp(Box::new(XdpBackend::open(&self.device, dev, &cfg)?))
+            }
             DeviceSpec::Zc(crate::device::ZcTarget::Cluster { id, queue }) => {
                 Backend::Zc(Box::new(ZcBackend::open(*id, *queue)?))
             }
@@ -438,6 +473,7 @@ impl RingBuilder {
             burst: Box::new([RawFrame::default(); MAX_BURST]),
             burst_member: 0,
             last_rx: None,
+            rules: None,
         };
         if ring.cfg.hw_timestamp {
             ring.enable_hw_timestamp_all()?;
@@ -453,6 +489,8 @@ enum Backend {
     /// Several devices, one socket each (`eth0,eth1`, `multi:eth0;eth1`).
     Multi(MultiBackend),
     Pcap(PcapBackend),
+    /// An AF_XDP socket on one queue (`xdp:eth0@Q`).
+    Xdp(Box<XdpBackend>),
     /// A `zc:<cluster>@<queue>` slave.
     Zc(Box<ZcBackend>),
 }
@@ -463,7 +501,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_ref(b),
             Backend::Multi(m) => &m.members,
-            Backend::Pcap(_) | Backend::Zc(_) => &[],
+            Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => &[],
         }
     }
 
@@ -471,7 +509,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_mut(b),
             Backend::Multi(m) => &mut m.members,
-            Backend::Pcap(_) | Backend::Zc(_) => &mut [],
+            Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => &mut [],
         }
     }
 }
@@ -489,6 +527,11 @@ fn multi_send() -> Error {
 pub struct BreakHandle(Arc<Breaker>);
 
 impl BreakHandle {
+    /// A handle on `breaker` (for other handles than rings, e.g. the XDP bridge).
+    pub(crate) fn from_breaker(breaker: Arc<Breaker>) -> BreakHandle {
+        BreakHandle(breaker)
+    }
+
     /// Makes the ring's current (or next) blocking call return within a poll wake-up.
     #[doc(alias = "pfring_breakloop")]
     pub fn breakloop(&self) {
@@ -532,6 +575,9 @@ pub struct Ring {
     burst_member: usize,
     /// The last frame handed out; its block stays held until the reader moves past it.
     last_rx: Option<RawFrame>,
+    /// PF_RING's software rules (`None` until a rule call: the receive path then pays one
+    /// branch).
+    rules: Option<Box<rules_api::RingRules>>,
 }
 
 impl Ring {
@@ -564,6 +610,10 @@ impl Ring {
         if self.enabled {
             return Ok(());
         }
+        if let Backend::Xdp(x) = &mut self.backend {
+            // A send-only ring takes no frames away from the stack.
+            x.enable(self.cfg.mode != SocketMode::SendOnly)?;
+        }
         for b in self.backend.sockets_mut() {
             b.enable(&self.cfg)?;
         }
@@ -579,6 +629,9 @@ impl Ring {
     pub fn disable(&mut self) -> Result<()> {
         if !self.enabled {
             return Ok(());
+        }
+        if let Backend::Xdp(x) = &mut self.backend {
+            x.disable()?;
         }
         for b in self.backend.sockets_mut() {
             b.disable()?;
@@ -651,6 +704,7 @@ impl Ring {
             let ready = match &self.backend {
                 Backend::Packet(b) => b.rx.ready_frames(watermark),
                 Backend::Multi(m) => m.members.iter().map(|b| b.rx.ready_frames(watermark)).sum(),
+                Backend::Xdp(x) => x.rx.ready(watermark),
                 // A file is always readable until its end.
                 Backend::Pcap(p) => return Ok(usize::from(!p.end_of_file())),
                 Backend::Zc(_) => 0,
@@ -664,6 +718,17 @@ impl Ring {
             }
             let left = deadline - now;
             if ready == 0 {
+                if let Backend::Xdp(x) = &mut self.backend {
+                    // Naps while traffic flows, the socket's wake-up when idle (see
+                    // XdpBackend::wait).
+                    let max_nap = Duration::from_millis(u64::from(self.cfg.block_timeout_ms));
+                    x.wait(left, max_nap, self.breaker.eventfd().as_fd())
+                        .map_err(|source| SyscallError {
+                            call: "poll",
+                            source,
+                        })?;
+                    continue;
+                }
                 // Everything was read: hand it all back first, or poll(2) reports the ring
                 // readable at once. The last received packet is gone from the ring then.
                 self.release_for_wait();
@@ -705,6 +770,7 @@ impl Ring {
             Backend::Pcap(_) => return self.recv_file(),
             Backend::Zc(_) => return self.recv_zc(wait),
             Backend::Multi(_) => return self.recv_multi(wait),
+            Backend::Xdp(_) => return self.recv_xdp(wait),
             Backend::Packet(_) => {}
         }
         loop {
@@ -712,6 +778,15 @@ impl Ring {
                 unreachable!("file rings returned above");
             };
             if let Some(f) = b.rx.next_frame() {
+                if let Some(r) = self.rules.as_deref_mut()
+                    && !r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    )
+                {
+                    continue;
+                }
                 let mut header = self.header_of(&f);
                 if self.cfg.long_header
                     && let Backend::Packet(b) = &self.backend
@@ -746,6 +821,102 @@ impl Ring {
         }
     }
 
+    /// [`Ring::recv`] on an `xdp:` ring.
+    fn recv_xdp(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
+        loop {
+            let Backend::Xdp(x) = &mut self.backend else {
+                unreachable!("xdp rings only");
+            };
+            if let Some(f) = x.rx.next_frame(crate::backend::xdp::now()) {
+                if let Some(r) = self.rules.as_deref_mut()
+                    && !r.admit(
+                        x.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        None,
+                    )
+                {
+                    x.rx.recycle(&f);
+                    continue;
+                }
+                let mut header = self.header_of(&f);
+                let Backend::Xdp(x) = &mut self.backend else {
+                    unreachable!("xdp rings only");
+                };
+                if self.cfg.long_header {
+                    header.extended_hdr.pkt_hash =
+                        long_header_hash(x.rx.frame_bytes(&f, header.caplen));
+                }
+                self.recv_count += 1;
+                // The frame goes back to the kernel when the packet is dropped.
+                self.last_rx = None;
+                return Ok(Some(Packet {
+                    header,
+                    source: Source::Xdp {
+                        rx: &mut x.rx,
+                        frame: f,
+                        caplen: header.caplen,
+                    },
+                }));
+            }
+            if !wait {
+                return Ok(None);
+            }
+            if self.breaker.is_set() {
+                self.consume_break();
+                return Ok(None);
+            }
+            let d = self.cfg.poll_duration;
+            self.wait_readable(d)?;
+        }
+    }
+
+    /// [`Ring::recv_burst`] on an `xdp:` ring.
+    fn recv_burst_xdp(&mut self, max: usize, wait: bool) -> Result<Burst<'_>> {
+        let n = loop {
+            let Backend::Xdp(x) = &mut self.backend else {
+                unreachable!("xdp rings only");
+            };
+            let mut n = x.rx.next_burst(&mut self.burst[..max]);
+            if let Some(r) = self.rules.as_deref_mut() {
+                let mut kept = 0;
+                for i in 0..n {
+                    let f = self.burst[i];
+                    if r.admit(
+                        x.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        None,
+                    ) {
+                        self.burst[kept] = f;
+                        kept += 1;
+                    } else {
+                        x.rx.recycle(&f);
+                    }
+                }
+                n = kept;
+            }
+            if n > 0 || !wait || self.breaker.is_set() {
+                break n;
+            }
+            let d = self.cfg.poll_duration;
+            self.wait_readable(d)?;
+        };
+        if n == 0 && wait {
+            self.consume_break();
+        }
+        self.last_rx = None;
+        self.recv_count += n as u64;
+        Ok(Burst { ring: self, len: n })
+    }
+
+    /// How an `xdp:` ring is attached and bound (queue, zero copy or copy mode, native or
+    /// generic XDP); `None` for other rings.
+    pub fn xdp_info(&self) -> Option<XdpInfo> {
+        match &self.backend {
+            Backend::Xdp(x) => Some(x.info()),
+            _ => None,
+        }
+    }
+
     /// [`Ring::recv`] on a multi-device ring: the members in turn.
     fn recv_multi(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
         loop {
@@ -753,6 +924,17 @@ impl Ring {
                 unreachable!("multi-device rings only");
             };
             if let Some((member, f)) = m.next_frame() {
+                if let Some(r) = self.rules.as_deref_mut() {
+                    let b = &m.members[member];
+                    if !r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    ) {
+                        m.delivered[member] -= 1;
+                        continue;
+                    }
+                }
                 let mut header = self.header_of(&f);
                 let Backend::Multi(m) = &mut self.backend else {
                     unreachable!("multi-device rings only");
@@ -818,16 +1000,33 @@ impl Ring {
             breaker,
             cfg,
             recv_count,
+            rules,
             ..
         } = self;
         let Backend::Pcap(p) = backend else {
             return Ok(None);
         };
-        if !p.fetch(cfg.caplen, breaker)? {
-            if breaker.is_set() {
-                breaker.reset();
+        // Bounded by the file: every pass consumes a record.
+        loop {
+            if !p.fetch(cfg.caplen, breaker)? {
+                if breaker.is_set() {
+                    breaker.reset();
+                }
+                return Ok(None);
             }
-            return Ok(None);
+            let Some(r) = rules.as_deref_mut() else {
+                break;
+            };
+            let info = rules_api::FrameInfo {
+                wire_len: p.hdr.len,
+                vlan_tci: None,
+                ifindex: p.hdr.extended_hdr.if_index,
+                outgoing: false,
+                ts_ns: p.hdr.extended_hdr.timestamp_ns,
+            };
+            if r.admit(&p.buf, &info, None) {
+                break;
+            }
         }
         *recv_count += 1;
         let mut header = p.hdr;
@@ -873,7 +1072,7 @@ impl Ring {
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
     pub fn end_of_file(&self) -> bool {
         match &self.backend {
-            Backend::Packet(_) | Backend::Multi(_) | Backend::Zc(_) => false,
+            Backend::Packet(_) | Backend::Multi(_) | Backend::Xdp(_) | Backend::Zc(_) => false,
             Backend::Pcap(p) => p.end_of_file(),
         }
     }
@@ -937,6 +1136,9 @@ impl Ring {
         if let Backend::Multi(_) = self.backend {
             return self.recv_burst_multi(max, wait);
         }
+        if let Backend::Xdp(_) = self.backend {
+            return self.recv_burst_xdp(max, wait);
+        }
         let mut n = 0;
         loop {
             let Backend::Packet(b) = &mut self.backend else {
@@ -945,6 +1147,15 @@ impl Ring {
             while n < max {
                 match b.rx.next_frame() {
                     Some(f) => {
+                        if let Some(r) = self.rules.as_deref_mut()
+                            && !r.admit(
+                                b.rx.frame_bytes(&f, self.cfg.caplen),
+                                &rules_api::FrameInfo::of(&f),
+                                Some(&b.sock),
+                            )
+                        {
+                            continue;
+                        }
                         self.burst[n] = f;
                         n += 1;
                     }
@@ -975,7 +1186,24 @@ impl Ring {
             let Backend::Multi(m) = &mut self.backend else {
                 unreachable!("multi-device rings only");
             };
-            let (member, n) = m.next_burst(&mut self.burst[..max]);
+            let (member, mut n) = m.next_burst(&mut self.burst[..max]);
+            if let Some(r) = self.rules.as_deref_mut() {
+                let b = &m.members[member];
+                let mut kept = 0;
+                for i in 0..n {
+                    let f = self.burst[i];
+                    if r.admit(
+                        b.rx.frame_bytes(&f, self.cfg.caplen),
+                        &rules_api::FrameInfo::of(&f),
+                        Some(&b.sock),
+                    ) {
+                        self.burst[kept] = f;
+                        kept += 1;
+                    }
+                }
+                m.delivered[member] -= (n - kept) as u64;
+                n = kept;
+            }
             if n > 0 || !wait || self.breaker.is_set() {
                 break (member, n);
             }
@@ -1059,6 +1287,7 @@ impl Ring {
         match &self.backend {
             Backend::Packet(b) => b.rx.has_frame(),
             Backend::Multi(m) => m.members.iter().any(|b| b.rx.has_frame()),
+            Backend::Xdp(x) => x.rx.ready(1) > 0,
             Backend::Pcap(p) => !p.end_of_file(),
             Backend::Zc(z) => z.slave.queued() != 0,
         }
@@ -1075,6 +1304,7 @@ impl Ring {
                 .map(|b| b.rx.ready_frames(1_000_000))
                 .sum::<usize>()
                 .min(1_000_000) as u32,
+            Backend::Xdp(x) => x.rx.ready(1_000_000) as u32,
             Backend::Pcap(p) => u32::from(!p.end_of_file()),
             Backend::Zc(z) => z.slave.queued().min(1_000_000) as u32,
         }
@@ -1144,6 +1374,10 @@ impl Ring {
                 recv: self.recv_count,
                 drop: p.skipped,
             }),
+            Backend::Xdp(x) => Ok(Stats {
+                recv: self.recv_count,
+                drop: x.drops()?,
+            }),
             Backend::Zc(z) => Ok(Stats {
                 recv: self.recv_count,
                 drop: z.slave.stats().drops,
@@ -1173,7 +1407,7 @@ impl Ring {
                 }
                 Ok(out)
             }
-            Backend::Packet(_) | Backend::Pcap(_) | Backend::Zc(_) => {
+            Backend::Packet(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => {
                 let st = self.stats()?;
                 Ok(vec![(self.device.clone(), st)])
             }
@@ -1227,6 +1461,8 @@ impl Ring {
                     crate::filter::Target::Bytes,
                 )?);
             }
+            // Runs in the XDP program: rejected frames go on to the network stack.
+            Backend::Xdp(x) => x.set_filter(Some(expr))?,
             Backend::Zc(z) => {
                 z.filter = Some(crate::filter::Program::compile_for(
                     expr,
@@ -1234,7 +1470,8 @@ impl Ring {
                 )?);
             }
         }
-        Ok(())
+        // The offloaded rules run after the new filter (or go back to the library).
+        self.sync_rules()
     }
 
     /// Removes the BPF filter set by [`Ring::set_bpf_filter`].
@@ -1253,9 +1490,10 @@ impl Ring {
                 }
             }
             Backend::Pcap(p) => p.filter = None,
+            Backend::Xdp(x) => x.set_filter(None)?,
             Backend::Zc(z) => z.filter = None,
         }
-        Ok(())
+        self.sync_rules()
     }
 
     /// Puts the ring in cluster `id` of type `ty`: the packets of the device are shared
@@ -1264,12 +1502,9 @@ impl Ring {
     /// ring that is not enabled yet joins when [`Ring::enable`] binds it.
     ///
     /// # Errors
-    /// [`Error::NotSupported`] for `pcap:` rings, [`ClusterType::PerFlowIpWithDupTuple`]
-    /// and the `cluster_per_inner_*` types; [`Error::InvalidArgument`] if the ring is
-    /// already in another cluster, or if cluster `id` exists with another type or device
-    /// or is full.
-    ///
-    /// [`ClusterType::PerFlowIpWithDupTuple`]: crate::ClusterType::PerFlowIpWithDupTuple
+    /// [`Error::NotSupported`] for `pcap:` and multi-device rings; [`Error::InvalidArgument`]
+    /// if the ring is already in another cluster, or if cluster `id` exists with another
+    /// type or device or is full.
     #[doc(alias = "pfring_set_cluster")]
     pub fn set_cluster(&mut self, id: u16, ty: crate::ClusterType) -> Result<()> {
         let b = match &mut self.backend {
@@ -1284,6 +1519,12 @@ impl Ring {
                 return Err(Error::NotSupported {
                     op: "clusters",
                     backend: "pcap",
+                });
+            }
+            Backend::Xdp(_) => {
+                return Err(Error::NotSupported {
+                    op: "clusters (open one ring per queue: open_multichannel)",
+                    backend: "xdp",
                 });
             }
             Backend::Zc(_) => {
@@ -1321,6 +1562,8 @@ impl Ring {
     /// Linux cannot take a socket out of a fanout group, so a ring that joined gets a new
     /// socket and RX ring with the same settings: packets received but not yet read are
     /// lost, and packets arriving during the switch may be missed.
+    /// (An ip-with-dup cluster has no fanout group: the ring keeps its socket and only its
+    /// filter changes.)
     ///
     /// # Errors
     /// Creating, configuring or binding the new socket failed.
@@ -1329,15 +1572,63 @@ impl Ring {
         self.release_for_wait();
         match &mut self.backend {
             Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
-            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok(()),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => Ok(()),
         }
+    }
+
+    /// RSS rehash (`pfring_enable_rss_rehash`): a ring bound to some RX channels
+    /// (`dev@q`) gets the packets whose symmetric PF_RING hash
+    /// ([`ParsedPacket::kernel_hash`](crate::ParsedPacket::kernel_hash)) modulo the
+    /// device's RX queue count is one of its channels, instead of the packets the NIC put
+    /// on those queues: both directions of a flow reach the same channel whatever the
+    /// NIC's RSS does (see [`crate::cluster::rss_rehash_prefix`]). No effect on a ring
+    /// that captures every channel.
+    ///
+    /// # Errors
+    /// [`Error::NotSupported`] for `pcap:` rings and rings on every device (`any`);
+    /// reading the queue count or re-attaching the filter failed.
+    #[doc(alias = "pfring_enable_rss_rehash")]
+    pub fn enable_rss_rehash(&mut self) -> Result<()> {
+        match &mut self.backend {
+            Backend::Packet(b) => b.enable_rss_rehash()?,
+            Backend::Multi(m) => {
+                for b in m.members.iter_mut() {
+                    b.enable_rss_rehash()?;
+                }
+            }
+            Backend::Pcap(_) => {
+                return Err(Error::NotSupported {
+                    op: "enable_rss_rehash",
+                    backend: "pcap",
+                });
+            }
+            Backend::Zc(_) => {
+                return Err(Error::NotSupported {
+                    op: "enable_rss_rehash",
+                    backend: "zc",
+                });
+            }
+            // The XDP program redirects each frame to the socket of the queue it came on.
+            Backend::Xdp(_) => {
+                return Err(Error::NotSupported {
+                    op: "enable_rss_rehash",
+                    backend: "xdp",
+                });
+            }
+        }
+        if self.enabled {
+            for b in self.backend.sockets() {
+                b.apply_filter(&self.cfg)?;
+            }
+        }
+        Ok(())
     }
 
     /// The cluster the ring is in (or will join when enabled): id and type.
     pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
         match &self.backend {
             Backend::Packet(b) => b.cluster.map(|m| (m.id, m.ty)),
-            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => None,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => None,
         }
     }
 
@@ -1414,6 +1705,8 @@ impl Ring {
                 Some(n) => iface::mac_address(n)
                     .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", n)),
             },
+            Backend::Xdp(x) => iface::mac_address(&x.ifname)
+                .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", &x.ifname)),
             Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok([0; 6]),
         }
     }
@@ -1424,6 +1717,7 @@ impl Ring {
     pub fn bound_device_ifindex(&self) -> i32 {
         match &self.backend {
             Backend::Packet(b) => b.ifindex,
+            Backend::Xdp(x) => x.ifindex,
             Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => 0,
         }
     }
@@ -1435,6 +1729,11 @@ impl Ring {
     /// The ethtool request failed for another reason than "not supported".
     #[doc(alias = "pfring_get_num_rx_channels")]
     pub fn num_rx_channels(&self) -> Result<u8> {
+        if let Backend::Xdp(x) = &self.backend {
+            return iface::rx_channels(&x.ifname)
+                .map(|c| c.min(64) as u8)
+                .map_err(|e| Error::from_os("SIOCETHTOOL", e, "ethtool", "none", &x.ifname));
+        }
         let mut min: Option<u8> = None;
         for b in self.backend.sockets() {
             let c = match &b.ifname {
@@ -1478,6 +1777,8 @@ impl Ring {
                 op: "mtu",
                 backend: "pcap",
             }),
+            Backend::Xdp(x) => iface::mtu(&x.ifname)
+                .map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", &x.ifname)),
             Backend::Zc(_) => Err(Error::NotSupported {
                 op: "mtu",
                 backend: "zc",
@@ -1512,6 +1813,12 @@ impl Ring {
             }
             // The record is read ahead and kept for the next receive.
             Backend::Pcap(p) => p.peek(self.cfg.caplen),
+            // AF_XDP frames carry no timestamp: the next frame is stamped now, and the
+            // receive that takes it hands out this stamp.
+            Backend::Xdp(x) => x.rx.peek_timestamp().map(|(sec, nsec)| Timestamp {
+                sec: u64::from(sec),
+                nsec,
+            }),
             Backend::Zc(z) => z.peek(),
         }
     }
@@ -1533,6 +1840,7 @@ impl Ring {
             Backend::Packet(b) => b.rx.memory(),
             Backend::Multi(m) => m.members.iter().map(|b| b.rx.memory()).sum(),
             Backend::Pcap(_) => 0,
+            Backend::Xdp(x) => x.memory(),
             Backend::Zc(z) => z.slave.memory(),
         }
     }
@@ -1569,6 +1877,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.send(frame, flush, wm, bypass),
+            Backend::Xdp(x) => x.send(frame, flush, wm),
             Backend::Zc(z) => z.send(frame),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
@@ -1586,6 +1895,7 @@ impl Ring {
     pub fn flush_tx_packets(&mut self) -> Result<()> {
         match &mut self.backend {
             Backend::Packet(b) => b.flush_tx(),
+            Backend::Xdp(x) => x.flush_tx(),
             Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok(()),
         }
     }
@@ -1612,6 +1922,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
+            Backend::Xdp(x) => x.wait_tx_slot(timeout),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Zc(_) => Err(Error::NotSupported {
                 op: "waiting for a TX slot",
@@ -1629,6 +1940,7 @@ impl Ring {
     pub fn tx_stats(&self) -> (u64, usize) {
         match &self.backend {
             Backend::Packet(b) => b.tx_counts(),
+            Backend::Xdp(x) => x.tx_counts(),
             Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => (0, 0),
         }
     }
@@ -1648,6 +1960,11 @@ impl Ring {
         }
         match &mut self.backend {
             Backend::Packet(b) => b.send_ifindex(frame, ifindex),
+            Backend::Xdp(x) if x.ifindex == ifindex => x.send(frame, true, 1),
+            Backend::Xdp(_) => Err(Error::NotSupported {
+                op: "sending on another interface than the ring's",
+                backend: "xdp",
+            }),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Zc(_) => Err(Error::NotSupported {
                 op: "sending to an interface index",
@@ -1699,6 +2016,12 @@ impl Ring {
                 op: "sending",
                 backend: "pcap",
             }),
+            // The frame went back to the fill ring when its packet was dropped.
+            Backend::Xdp(_) => Err(Error::NotSupported {
+                op: "send_last_rx_packet (frames return to the kernel when dropped; send the \
+                     bytes with send)",
+                backend: "xdp",
+            }),
         }
     }
 
@@ -1745,6 +2068,7 @@ impl AsFd for Ring {
             Backend::Packet(b) => b.fd(),
             Backend::Multi(m) => m.fd(),
             Backend::Pcap(p) => p.fd(),
+            Backend::Xdp(x) => x.fd(),
             // A cluster queue has no readiness descriptor: the break eventfd stands in.
             Backend::Zc(_) => self.breaker.eventfd().as_fd(),
         }
@@ -1812,13 +2136,21 @@ impl Burst<'_> {
                 &ring.burst[..0],
                 (self.len == 1).then(|| (z.hdr, z.data())),
             ),
+            Backend::Xdp(_) => (None, &ring.burst[..self.len], None),
+        };
+        let xdp = match &ring.backend {
+            Backend::Xdp(x) => Some(&x.rx),
+            _ => None,
         };
         let long = ring.cfg.long_header;
         frames
             .iter()
             .map(move |f| {
                 let mut h = ring.header_of(f);
-                let data = rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen));
+                let data = match xdp {
+                    Some(x) => x.frame_bytes(f, h.caplen),
+                    None => rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen)),
+                };
                 if long {
                     h.extended_hdr.pkt_hash = long_header_hash(data);
                 }
@@ -1842,6 +2174,7 @@ impl Drop for Burst<'_> {
                     b.rx.release();
                 }
             }
+            Backend::Xdp(x) => x.rx.recycle_all(&self.ring.burst[..self.len]),
             Backend::Pcap(_) | Backend::Zc(_) => {}
         }
     }

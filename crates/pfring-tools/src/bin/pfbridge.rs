@@ -19,7 +19,8 @@ pfbridge -a <device A> -b <device B> [-f <bpf>] [-p] [-B] [-g <core>] [-w <water
 -f <bpf>        Forward only packets matching this BPF filter (tcpdump syntax)
 -p              Send each packet on its own (pfring_send with flush) instead of
                 batching frames through B's TX ring
--B              Bidirectional: also forward B -> A (one thread per direction)
+-B              Bidirectional: also forward B -> A (one thread per direction; with an
+                xdp: device, one ring per device and one thread for both)
 -g <core>       Bind the (first) forwarding thread to a core
 -w <watermark>  TX watermark for batched forwarding (default 64)
 -v              Verbose: print every forwarded packet's length
@@ -158,6 +159,13 @@ fn run(o: Opts) -> Result<()> {
     if let Some(core) = o.core {
         pfring::bind_to_core(core)?;
     }
+    let xdp = |d: &str| d.starts_with("xdp:");
+    if xdp(&o.a) && xdp(&o.b) && o.filter.is_none() && !o.per_packet && !o.verbose {
+        return run_xdp_bridge(o);
+    }
+    if o.bidirectional && (xdp(&o.a) || xdp(&o.b)) {
+        return run_shared(o);
+    }
     let (rx_ab, tx_ab) = open_pair(&o, &o.a, &o.b)?;
     let reverse = if o.bidirectional {
         Some(open_pair(&o, &o.b, &o.a)?)
@@ -205,6 +213,136 @@ fn run(o: Opts) -> Result<()> {
         }
         Ok(())
     })?;
+    println!(
+        "Forwarded {} packets ({} too large for the outgoing device)",
+        count.forwarded.load(Ordering::Relaxed),
+        count.too_large.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+/// Opens `dev` for receiving and sending on one ring.
+fn open_both_ways(o: &Opts, dev: &str) -> Result<Ring> {
+    let mut r = RingBuilder::new(dev)
+        .caplen(65535)
+        .promisc(true)
+        .direction(Direction::RxOnly)
+        .open()?;
+    r.set_application_name("pfbridge")?;
+    r.set_tx_watermark(o.watermark.max(1))?;
+    if let Some(f) = &o.filter {
+        r.set_bpf_filter(f)?;
+    }
+    Ok(r)
+}
+
+/// Forwards the frames of one burst of `rx` out of `tx`; returns how many were received.
+fn forward_burst(o: &Opts, rx: &mut Ring, tx: &mut Ring, count: &Counters) -> Result<usize> {
+    let burst = rx.recv_burst(pfring::ring::MAX_BURST, false)?;
+    'packets: for (h, data) in burst.iter() {
+        if o.verbose {
+            println!("{} bytes", h.caplen);
+        }
+        // Bounded: a TX slot frees up as the kernel sends; give up on a frame after 1 s.
+        for _ in 0..100 {
+            match tx.send(data, o.per_packet) {
+                Ok(()) => {
+                    count.forwarded.fetch_add(1, Ordering::Relaxed);
+                    continue 'packets;
+                }
+                Err(Error::NoTxSlotAvailable) => {
+                    tx.wait_tx_slot(Duration::from_millis(10))?;
+                }
+                Err(Error::FrameTooLarge { .. }) => {
+                    count.too_large.fetch_add(1, Ordering::Relaxed);
+                    continue 'packets;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        bail!("no TX slot on the outgoing device for 1 s");
+    }
+    let n = burst.len();
+    drop(burst);
+    if n > 0 {
+        tx.flush_tx_packets()?;
+    }
+    Ok(n)
+}
+
+/// Two `xdp:` devices (no filter, batched, quiet): frames move between them in place through
+/// one UMEM shared by both sockets (`pfring::XdpBridge`), never copied by us.
+fn run_xdp_bridge(o: Opts) -> Result<()> {
+    let mut bridge = pfring::XdpBridge::open(&o.a, &o.b, 4096, o.bidirectional)?;
+    bridge
+        .break_handle()
+        .break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    println!(
+        "Bridging {} -> {}{} (shared UMEM, zero copy: {:?})",
+        o.a,
+        o.b,
+        if o.bidirectional { " (and back)" } else { "" },
+        bridge.zero_copy().0
+    );
+    let mut last = 0u64;
+    let mut last_t = Instant::now();
+    while BreakHandle::last_signal() == 0 {
+        if bridge.forward(pfring::ring::MAX_BURST)? == 0
+            && !bridge.wait(Duration::from_millis(100))?
+        {
+            break;
+        }
+        if last_t.elapsed() >= Duration::from_secs(1) {
+            let s = bridge.stats()?;
+            let now = s.a_to_b + s.b_to_a;
+            let pps = (now - last) as f64 / last_t.elapsed().as_secs_f64();
+            println!("{} pps", pps.round() as u64);
+            last = now;
+            last_t = Instant::now();
+        }
+    }
+    // Hand over what arrived last.
+    bridge.forward(pfring::ring::MAX_BURST)?;
+    let s = bridge.stats()?;
+    println!(
+        "Forwarded {} packets (0 too large for the outgoing device, {} dropped)",
+        s.a_to_b + s.b_to_a,
+        s.dropped
+    );
+    Ok(())
+}
+
+/// `-B` with an `xdp:` device: an AF_XDP socket holds its queue alone, so each device gets
+/// one ring that receives and sends, and one thread serves both directions in turn.
+fn run_shared(o: Opts) -> Result<()> {
+    let mut a = open_both_ways(&o, &o.a)?;
+    let mut b = open_both_ways(&o, &o.b)?;
+    a.enable()?;
+    b.enable()?;
+    a.break_handle()
+        .break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    println!("Bridging {} -> {} (and back)", o.a, o.b);
+    let count = Counters::default();
+    let mut last = 0u64;
+    let mut last_t = Instant::now();
+    while BreakHandle::last_signal() == 0 {
+        let n =
+            forward_burst(&o, &mut a, &mut b, &count)? + forward_burst(&o, &mut b, &mut a, &count)?;
+        if n == 0 {
+            // Short waits on each side in turn (a signal ends the wait on `a`).
+            a.poll(Duration::from_millis(1))?;
+            b.poll(Duration::from_millis(1))?;
+        }
+        if last_t.elapsed() >= Duration::from_secs(1) {
+            let now = count.forwarded.load(Ordering::Relaxed);
+            let pps = (now - last) as f64 / last_t.elapsed().as_secs_f64();
+            println!("{} pps", pps.round() as u64);
+            last = now;
+            last_t = Instant::now();
+        }
+    }
+    a.flush_tx_packets()?;
+    b.flush_tx_packets()?;
     println!(
         "Forwarded {} packets ({} too large for the outgoing device)",
         count.forwarded.load(Ordering::Relaxed),

@@ -14,7 +14,7 @@ const USAGE: &str = "pfcount - (C) pfring-rs: capture and count packets (PF_RING
 
 pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <poll wait>] [-a]
         [-m] [-N <num>] [-g <core>] [-v <1|2>] [-L] [-c <cluster id>] [-H <cluster type>]
-        [-s] [-T]
+        [-n <threads>] [-r] [-u <1|2>] [-d <device>] [-s] [-T]
         [--json] [--slots <n>] [--ring-mb <MiB>]
 
 -h              Print this help
@@ -31,8 +31,15 @@ pfcount [-h] -i <device> [-f <bpf>] [-l <len>] [-e <dir>] [-w <watermark>] [-p <
 -c <cluster id> Join cluster <cluster id> (0-65535): the rings (processes) of a cluster share
                 the device's packets, each packet going to one of them
 -H <type>       Cluster type (with -c): 0=per flow, 1=round robin, 2=2-tuple, 3=4-tuple,
-                4=5-tuple (default), 5=TCP 5-tuple, 11=IP 5-tuple (types 6-10, 12 and 13
-                are not supported)
+                4=5-tuple (default), 5=TCP 5-tuple, 6-10=the same on the tunneled (inner)
+                flow, 11=IP 5-tuple, 12=inner IP 5-tuple, 13=IP with duplication
+-n <threads>    Capture threads (default 1); more than 1 needs -c: each thread has its own
+                ring in the cluster; stats per thread and in total (-u and -T need 1 thread)
+-r              RSS rehash: a ring on some channels (dev@q) gets its share of the symmetric
+                hash instead of the NIC's queues
+-u <1|2>        For each packet's flow add a drop rule: 1 = exact (hash) rule, 2 = wildcard
+                rule (/32 hosts and exact ports); later packets of the flow are not received
+-d <device>     Reflector device (frames matched by reflect rules are sent out of it)
 -s              Hardware timestamps: the device stamps received packets (fails on devices
                 without hardware timestamping, e.g. veth; check yours with `ethtool -T`)
 -T              Check that timestamps never go backwards; report each one that does
@@ -66,6 +73,10 @@ struct Opts {
     block_ms: u64,
     cluster: Option<u16>,
     cluster_type: ClusterType,
+    threads: usize,
+    rss_rehash: bool,
+    add_drop_rule: u8,
+    reflector: Option<String>,
     hw_timestamp: bool,
     check_ts: bool,
 }
@@ -92,6 +103,10 @@ fn parse_args() -> Result<Option<Opts>> {
         block_ms: 16,
         cluster: None,
         cluster_type: ClusterType::PerFlow5Tuple,
+        threads: 1,
+        rss_rehash: false,
+        add_drop_rule: 0,
+        reflector: None,
         hw_timestamp: false,
         check_ts: false,
     };
@@ -122,6 +137,15 @@ fn parse_args() -> Result<Option<Opts>> {
                 let v: u32 = p.value()?.parse().context("-H <cluster type>")?;
                 o.cluster_type = ClusterType::try_from(v)?;
             }
+            Short('n') => o.threads = p.value()?.parse().context("-n <threads>")?,
+            Short('r') => o.rss_rehash = true,
+            Short('u') => {
+                o.add_drop_rule = p.value()?.parse().context("-u <1|2>")?;
+                if !(1..=2).contains(&o.add_drop_rule) {
+                    anyhow::bail!("-u takes 1 (hash rule) or 2 (wildcard rule)");
+                }
+            }
+            Short('d') => o.reflector = Some(p.value()?.string()?),
             Short('q') => o.quiet = true,
             Short('s') => o.hw_timestamp = true,
             Short('T') => o.check_ts = true,
@@ -131,6 +155,12 @@ fn parse_args() -> Result<Option<Opts>> {
             Long("ring-mb") => o.ring_mb = Some(p.value()?.parse().context("--ring-mb <MiB>")?),
             _ => return Err(arg.unexpected().into()),
         }
+    }
+    if o.threads == 0 || (o.threads > 1 && o.cluster.is_none()) {
+        anyhow::bail!("-n <threads> must be 1, or more with -c <cluster id>");
+    }
+    if o.threads > 1 && (o.add_drop_rule > 0 || o.check_ts) {
+        anyhow::bail!("-u and -T work with one capture thread (-n 1)");
     }
     Ok(Some(o))
 }
@@ -167,20 +197,31 @@ fn run(o: Opts) -> Result<()> {
     if let Some(mb) = o.ring_mb {
         b = b.ring_bytes(mb << 20);
     }
-    let mut ring = b.open()?;
-    ring.set_application_name("pfcount")?;
-    if let Some(f) = &o.filter {
-        ring.set_bpf_filter(f)?;
+    let mut rings = Vec::new();
+    for _ in 0..o.threads {
+        let mut ring = b.clone().open()?;
+        ring.set_application_name("pfcount")?;
+        if let Some(f) = &o.filter {
+            ring.set_bpf_filter(f)?;
+        }
+        if let Some(id) = o.cluster {
+            ring.set_cluster(id, o.cluster_type)?;
+        }
+        if o.rss_rehash {
+            ring.enable_rss_rehash()?;
+        }
+        if let Some(dev) = &o.reflector {
+            ring.set_reflector_device(Some(dev))?;
+        }
+        ring.set_poll_watermark(o.watermark)?;
+        ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));
+        let breaker: BreakHandle = ring.break_handle();
+        breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+        // Enabled before the banner, so "# Polling threads" means the capture is running.
+        ring.enable()?;
+        rings.push(ring);
     }
-    if let Some(id) = o.cluster {
-        ring.set_cluster(id, o.cluster_type)?;
-    }
-    ring.set_poll_watermark(o.watermark)?;
-    ring.set_poll_duration(Duration::from_millis(o.poll_ms.max(1)));
-    let breaker: BreakHandle = ring.break_handle();
-    breaker.break_on_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
-    // Enabled before the banner, so "# Polling threads" means the capture is running.
-    ring.enable()?;
+    let mut ring = rings.remove(0);
     let (v, _) = pfring::version();
     println!("Using PF_RING v.{}", pfring::ring::format_version(v));
     let mac = ring.bound_device_address().unwrap_or([0; 6]);
@@ -194,8 +235,17 @@ fn run(o: Opts) -> Result<()> {
         "# Device RX channels: {}",
         ring.num_rx_channels().unwrap_or(1)
     );
-    println!("# Polling threads:    1");
+    println!("# Polling threads:    {}", o.threads);
     let _ = std::io::stdout().flush();
+    if o.threads > 1 {
+        rings.insert(0, ring);
+        return pfring_tools::threads::capture_threads(
+            rings,
+            o.max_pkts,
+            o.quiet,
+            Duration::from_millis(o.poll_ms.max(1)),
+        );
+    }
 
     let start = Instant::now();
     let mut next_print = start + Duration::from_secs(1);
@@ -206,6 +256,9 @@ fn run(o: Opts) -> Result<()> {
     let poll_wait = Duration::from_millis(o.poll_ms.max(1));
     let mut done = false;
     let mut file_error = None;
+    // -u: flows seen in the current burst, given a drop rule once the burst is released.
+    let mut new_flows: Vec<pfring::ParsedPacket> = Vec::new();
+    let mut next_rule_id: u16 = 0;
     let mut ts_check = TsCheck::default();
     let print = |printer: &mut StatsPrinter, ring: &mut pfring::Ring, pkts, bytes| -> Result<()> {
         let st = ring.stats()?;
@@ -245,6 +298,12 @@ fn run(o: Opts) -> Result<()> {
             };
             for (h, data) in burst.iter() {
                 pkts += 1;
+                if o.add_drop_rule > 0 {
+                    let (p, _) = pfring::ParsedPacket::parse(data, 4);
+                    if p.ip_version != 0 {
+                        new_flows.push(p);
+                    }
+                }
                 bytes += u64::from(h.len) + WIRE_OVERHEAD;
                 if o.check_ts
                     && let Some(prev) = ts_check.observe(h.ts)
@@ -280,6 +339,14 @@ fn run(o: Opts) -> Result<()> {
                 }
             }
         }
+        if !new_flows.is_empty() {
+            add_drop_rules(
+                &mut ring,
+                o.add_drop_rule,
+                &mut new_flows,
+                &mut next_rule_id,
+            );
+        }
         if o.verbose > 0 {
             let _ = out.flush();
         }
@@ -306,6 +373,60 @@ fn run(o: Opts) -> Result<()> {
     match file_error {
         Some(e) => Err(e.into()),
         None => Ok(()),
+    }
+}
+
+/// `-u`: a drop rule for each flow in `flows` (emptied): exact rules for `kind` 1, wildcard
+/// rules with /32 hosts and exact ports for 2. A flow that already has one (several of its
+/// packets were queued before the rule) is skipped.
+fn add_drop_rules(
+    ring: &mut pfring::Ring,
+    kind: u8,
+    flows: &mut Vec<pfring::ParsedPacket>,
+    next_rule_id: &mut u16,
+) {
+    use pfring::filter::rules::{FilteringRule, HashFilteringRule, RuleAction, RuleError};
+    let drop = RuleAction::DontForwardAndStop;
+    for p in flows.drain(..) {
+        let added = if kind == 1 {
+            let Some(r) = HashFilteringRule::from_packet(&p, drop) else {
+                continue;
+            };
+            ring.add_hash_filtering_rule(r)
+        } else {
+            let (Some(src), Some(dst)) =
+                (p.ip_src.to_std(p.ip_version), p.ip_dst.to_std(p.ip_version))
+            else {
+                continue;
+            };
+            // The same flow twice in a burst: its rule exists already.
+            let dup = ring.rule_set().is_some_and(|s| {
+                let probe = FilteringRule::new(0, drop)
+                    .proto(p.l3_proto)
+                    .vlan(p.vlan_id)
+                    .src_ip(src, 128)
+                    .dst_ip(dst, 128)
+                    .src_ports(p.l4_src_port, p.l4_src_port)
+                    .dst_ports(p.l4_dst_port, p.l4_dst_port);
+                s.rules().any(|r| r.core == probe.core)
+            });
+            if dup || *next_rule_id == pfring::filter::rules::AUTO_RULE_ID {
+                continue;
+            }
+            let r = FilteringRule::new(*next_rule_id, drop)
+                .proto(p.l3_proto)
+                .vlan(p.vlan_id)
+                .src_ip(src, 128)
+                .dst_ip(dst, 128)
+                .src_ports(p.l4_src_port, p.l4_src_port)
+                .dst_ports(p.l4_dst_port, p.l4_dst_port);
+            *next_rule_id += 1;
+            ring.add_filtering_rule(r)
+        };
+        match added {
+            Ok(()) | Err(Error::Rule(RuleError::DuplicateHash)) => {}
+            Err(e) => eprintln!("pfring_add_filtering_rule({kind}) failed: {e}"),
+        }
     }
 }
 

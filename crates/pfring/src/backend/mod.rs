@@ -13,12 +13,16 @@
 //! Several devices (`eth0,eth1`, `eth0;eth1`, `multi:eth0;eth1`) are served by `multi`, one
 //! default-module socket per device.
 //!
+//! `xdp:eth0@Q` is served by `xdp` (an AF_XDP socket on queue Q, see its module docs).
+//!
 //! `zc:<cluster>@<queue>` is a slave of a `pfring-zc` cluster (`zc.rs`).
 //!
-//! Modules without a backend yet (`xdp:`, `zc:<interface>`, `userspace:`, `stack:`)
+//! Modules without a backend yet (`zc:<interface>`, `userspace:`, `stack:`)
 //! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
 
 pub(crate) mod multi;
 pub(crate) mod packet;
 pub(crate) mod pcap_file;
+pub(crate) mod xdp;
+pub(crate) mod xdp_bridge;
 pub(crate) mod zc;

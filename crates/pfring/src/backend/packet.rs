@@ -52,12 +52,20 @@ pub(crate) struct PacketBackend {
     defrag_joined: bool,
     /// The application's BPF filter (compiled for the kernel), run after the binding checks.
     pub(crate) user_filter: Option<crate::filter::Program>,
+    /// The ring's software rules compiled for the kernel (run after `user_filter`).
+    pub(crate) rules_filter: Option<crate::filter::Program>,
     tx: Option<TxState>,
     /// A socket with transmit timestamps on, for `send_get_time` (created on first use).
     ts_sock: Option<PacketSocket>,
     _locks: Vec<ExclusiveLock>,
     /// The cluster (fanout group) this ring is in or will join when bound.
     pub(crate) cluster: Option<crate::cluster::Membership>,
+    /// The ring's place in an ip-with-dup cluster (filters instead of a fanout group).
+    dup: Option<crate::cluster::DupMembership>,
+    /// The filter last attached (`None`: rejecting), for joining an ip-with-dup cluster.
+    last_filter: std::sync::Mutex<Option<Vec<SockFilter>>>,
+    /// RSS rehash: the device's RX queue count (see [`crate::cluster::rss_rehash_prefix`]).
+    rehash_queues: Option<u32>,
 }
 
 /// The transmit side: its own socket (TPACKET_V2, bound to the device with protocol 0 so it
@@ -99,9 +107,13 @@ pub(crate) fn ring_geometry(
     let total = ring_bytes
         .unwrap_or(frame * slots.max(2) as usize)
         .max(2 * PAGE);
-    // Blocks of 1 MiB for big rings, smaller for small rings so that a ring always has at
-    // least 8 blocks (and so room to keep receiving while user space reads one).
-    let mut block = (1usize << 20).min((total / 8).next_power_of_two().max(PAGE));
+    // A 64th of the ring per block (at most 1 MiB, at least a page). The kernel closes a block
+    // when it is full or when the retire timer fires, so sparse traffic uses a block per timer
+    // period whatever the block's size: many blocks keep a ring that holds `slots` frames from
+    // filling with a frame or two per block when the application stalls (64 blocks of 16 ms
+    // hold about a second of sparse traffic), while blocks of 64 frames or more keep the
+    // per-block cost low under load.
+    let mut block = (1usize << 20).min((total / 64).next_power_of_two().max(PAGE));
     while block < frame + 64 {
         block *= 2;
     }
@@ -230,10 +242,14 @@ impl PacketBackend {
             defrag: cfg.ip_defrag,
             defrag_joined: false,
             user_filter: None,
+            rules_filter: None,
             tx: None,
             ts_sock: None,
             _locks: locks,
             cluster: None,
+            dup: None,
+            last_filter: std::sync::Mutex::new(None),
+            rehash_queues: None,
         };
         if cfg.promisc && ifindex != 0 {
             backend.sock.set_promisc(ifindex, true).map_err(|e| {
@@ -262,18 +278,63 @@ impl PacketBackend {
                 }
             })
             .map_err(sys_err("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
-        let prog = binding_program(
+        // With RSS rehash the channel is chosen by the rehash prefix, not the NIC's queue.
+        let rehash = self.rehash_queues.filter(|_| !self.channels.is_all());
+        let combined = self
+            .rules_filter
+            .as_ref()
+            .and_then(|r| crate::filter::rules::offload::combine(self.user_filter.as_ref(), r));
+        let mut prog = binding_program(
             cfg.direction,
             self.vlan,
-            self.channels,
+            if rehash.is_some() {
+                ChannelMask::ALL
+            } else {
+                self.channels
+            },
             self.queue_encoding,
             cfg.caplen,
-            self.user_filter.as_ref(),
+            combined.as_ref().or(self.user_filter.as_ref()),
         );
+        if let Some(q) = rehash {
+            let mut p = crate::cluster::rss_rehash_prefix(q, self.channels);
+            p.append(&mut prog);
+            prog = p;
+        }
         crate::filter::bpf::insn::validate(&prog)?;
+        self.attach(Some(prog))
+    }
+
+    /// Attaches the ring's own filter (`None`: reject everything), behind the member
+    /// filter of an ip-with-dup cluster when the ring is in one.
+    fn attach(&self, prog: Option<Vec<SockFilter>>) -> Result<()> {
+        *self.last_filter.lock().unwrap_or_else(|e| e.into_inner()) = prog.clone();
+        if let Some(d) = &self.dup {
+            return d.set_base(prog);
+        }
+        let reject = [SockFilter {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
         self.sock
-            .attach_filter(&prog)
+            .attach_filter(prog.as_deref().unwrap_or(&reject))
             .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
+    }
+
+    /// Turns RSS rehash on (`pfring_enable_rss_rehash`): reads the device's RX queue count;
+    /// the caller re-applies the filter.
+    pub(crate) fn enable_rss_rehash(&mut self) -> Result<()> {
+        let Some(name) = self.ifname.as_deref() else {
+            return Err(Error::NotSupported {
+                op: "enable_rss_rehash on a ring capturing every device",
+                backend: "packet",
+            });
+        };
+        let q = iface::rx_channels(name).map_err(sys_err("ioctl(ETHTOOL_GCHANNELS)"))?;
+        self.rehash_queues = Some(q);
+        Ok(())
     }
 
     /// Starts delivery: binds the socket on first use, then attaches the binding program.
@@ -299,10 +360,10 @@ impl PacketBackend {
         self.join_private_defrag()
     }
 
-    /// With `ip_defrag` and no cluster: joins a private one-member fanout group, so every
+    /// With `ip_defrag` and no fanout cluster (none, or ip-with-dup): joins a private one-member fanout group, so every
     /// frame comes back to this socket after `ip_check_defrag()` reassembled IPv4 fragments.
     fn join_private_defrag(&mut self) -> Result<()> {
-        if self.defrag && self.cluster.is_none() && !self.defrag_joined {
+        if self.defrag && (self.cluster.is_none() || self.dup.is_some()) && !self.defrag_joined {
             self.sock
                 .join_fanout(
                     0,
@@ -320,7 +381,27 @@ impl PacketBackend {
         let Some(m) = self.cluster else {
             return Ok(());
         };
-        if m.joined || !self.bound {
+        if m.joined {
+            return Ok(());
+        }
+        let mode = crate::cluster::fanout_mode(m.ty)?;
+        if mode == crate::cluster::FanoutMode::DupFilter {
+            // No fanout group: joins at once (bound or not), see crate::cluster.
+            let base = self
+                .last_filter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            self.dup = Some(crate::cluster::DupMembership::join(
+                m.id,
+                self.ifindex,
+                &self.sock,
+                base,
+            )?);
+            self.cluster = Some(crate::cluster::Membership { joined: true, ..m });
+            return Ok(());
+        }
+        if !self.bound {
             return Ok(());
         }
         if self.defrag_joined {
@@ -330,10 +411,12 @@ impl PacketBackend {
                     .into(),
             ));
         }
-        let mode = crate::cluster::fanout_mode(m.ty)?;
+        let Some(fanout_type) = mode.fanout_type() else {
+            return Ok(());
+        };
         let defrag = if self.defrag { FANOUT_FLAG_DEFRAG } else { 0 };
         self.sock
-            .join_fanout(m.id, mode.fanout_type() | defrag)
+            .join_fanout(m.id, fanout_type | defrag)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::EINVAL) => Error::InvalidArgument(format!(
                     "cannot join cluster {}: it exists with another cluster type or on another device",
@@ -367,6 +450,14 @@ impl PacketBackend {
         if !m.joined {
             return Ok(());
         }
+        if self.dup.take().is_some() {
+            // Not in a fanout group: the same socket goes on with its own filter.
+            return if enabled {
+                self.apply_filter(cfg)
+            } else {
+                self.disable()
+            };
+        }
         self.update_stats()?;
         let sock = PacketSocket::new(0).map_err(sys_err("socket(AF_PACKET)"))?;
         sock.set_version(opt::TPACKET_V3)
@@ -396,15 +487,7 @@ impl PacketBackend {
 
     /// Stops delivery with a reject-all filter; frames already queued stay in the ring.
     pub(crate) fn disable(&mut self) -> Result<()> {
-        let reject = [SockFilter {
-            code: RET_K,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        }];
-        self.sock
-            .attach_filter(&reject)
-            .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
+        self.attach(None)
     }
 
     /// Folds the kernel's (resetting) counters into the accumulated ones.
@@ -904,5 +987,8 @@ mod tests {
                 assert!(r.tp_block_size as usize * r.tp_block_nr as usize >= b);
             }
         }
+        // The default ring (4096 slots of caplen 1536, 6.4 MiB) is 51 blocks of 128 KiB.
+        let r = ring_geometry(1536, 4096, None, 16);
+        assert_eq!((r.tp_block_nr, r.tp_block_size), (51, 128 << 10), "{r:?}");
     }
 }

@@ -336,6 +336,60 @@ pub fn translate_xdp_with(
     translate_insns(prog.instructions(), accept, reject)
 }
 
+/// `BPF_FUNC_redirect_map`, the helper number of `bpf_redirect_map(map, key, flags)`.
+pub const BPF_FUNC_REDIRECT_MAP: i32 = 51;
+/// `BPF_PSEUDO_MAP_FD`: the source register of a 64-bit immediate load whose immediate is a
+/// map file descriptor (the kernel replaces it with the map's address at load time).
+pub const BPF_PSEUDO_MAP_FD: u8 = 1;
+/// Offset of `rx_queue_index` in `struct xdp_md`.
+pub const XDP_MD_RX_QUEUE_INDEX: i16 = 16;
+
+/// `r<dst> = map` for the map behind descriptor `map_fd`: the two-instruction 64-bit
+/// immediate load with `src = BPF_PSEUDO_MAP_FD`.
+pub fn ld_map_fd(dst: u8, map_fd: i32) -> [EbpfInsn; 2] {
+    [
+        EbpfInsn::new(LD | DW | IMM, dst, BPF_PSEUDO_MAP_FD, 0, map_fd),
+        EbpfInsn::new(0, 0, 0, 0, 0),
+    ]
+}
+
+/// `call helper` (arguments in `r1`..`r5`, result in `r0`).
+pub const fn call(helper: i32) -> EbpfInsn {
+    EbpfInsn::new(JMP | CALL, 0, 0, 0, helper)
+}
+
+/// The tail that sends a frame to the AF_XDP socket of its RX queue:
+/// `return bpf_redirect_map(xskmap, ctx->rx_queue_index, XDP_PASS)`. The low bits of the
+/// flags are the verdict when the map has no socket for the queue (Linux 5.3+), so frames of
+/// queues nobody listens on go to the stack. Expects the context in `r1`.
+pub fn xsk_redirect_tail(xskmap_fd: i32) -> Vec<EbpfInsn> {
+    let mut v = vec![EbpfInsn::ldx_mem(W, R2, R1, XDP_MD_RX_QUEUE_INDEX)];
+    v.extend(ld_map_fd(R1, xskmap_fd));
+    v.push(EbpfInsn::mov64_imm(R3, XDP_PASS));
+    v.push(call(BPF_FUNC_REDIRECT_MAP));
+    v.push(EbpfInsn::exit());
+    v
+}
+
+/// The XDP program of the `xdp:` backend: frames `filter` accepts (all frames without a
+/// filter) are redirected into the AF_XDP socket of their RX queue through `xskmap_fd`; the
+/// frames it rejects get `XDP_PASS` and continue to the network stack.
+///
+/// # Errors
+/// As [`translate_xdp`] (filters must be compiled for
+/// [`Target::Bytes`](super::Target::Bytes)).
+pub fn xsk_program(filter: Option<&Program>, xskmap_fd: i32) -> Result<Vec<EbpfInsn>, FilterError> {
+    let tail = xsk_redirect_tail(xskmap_fd);
+    match filter {
+        None => Ok(tail),
+        Some(p) => translate_xdp_with(
+            p,
+            &tail,
+            &[EbpfInsn::mov64_imm(R0, XDP_PASS), EbpfInsn::exit()],
+        ),
+    }
+}
+
 /// Where a jump goes.
 #[derive(Debug, Clone, Copy)]
 enum Label {
@@ -770,6 +824,24 @@ impl From<XdpProgram> for OwnedFd {
 mod tests {
     use super::*;
     use crate::filter::Target;
+
+    #[test]
+    fn xsk_program_shape() {
+        let plain = xsk_program(None, 7).unwrap();
+        assert_eq!(plain.len(), 6);
+        assert_eq!(
+            plain[0],
+            EbpfInsn::ldx_mem(W, R2, R1, XDP_MD_RX_QUEUE_INDEX)
+        );
+        assert_eq!((plain[1].code, plain[1].src(), plain[1].imm), (0x18, 1, 7));
+        assert_eq!(plain[4], call(BPF_FUNC_REDIRECT_MAP));
+        assert_eq!(plain[5], EbpfInsn::exit());
+        let p = Program::compile_for("udp", Target::Bytes).unwrap();
+        let f = xsk_program(Some(&p), 7).unwrap();
+        // The redirect tail and the pass tail both end the program.
+        assert!(f.windows(6).any(|w| w == &plain[..]));
+        assert!(f.ends_with(&[EbpfInsn::mov64_imm(R0, XDP_PASS), EbpfInsn::exit()]));
+    }
 
     #[test]
     fn layout_matches_struct_bpf_insn() {

@@ -74,6 +74,7 @@
 
 pub mod bpf;
 pub mod ebpf;
+pub mod rules;
 
 use std::fmt;
 

@@ -40,6 +40,26 @@ fn ethtool_hint(device: &str, lacks: &str) -> String {
 }
 
 impl Ring {
+    /// Refuses hardware stamps on backends whose frames cannot carry them.
+    fn hw_timestamp_backend(&self) -> Result<()> {
+        match self.backend {
+            Backend::Pcap(_) => Err(Error::NotSupported {
+                op: "hardware timestamps",
+                backend: "pcap",
+            }),
+            // AF_XDP descriptors carry no timestamp: frames are stamped when received.
+            Backend::Xdp(_) => Err(Error::NotSupported {
+                op: "hardware timestamps (AF_XDP frames carry no timestamp)",
+                backend: "xdp",
+            }),
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "hardware timestamps",
+                backend: "zc",
+            }),
+            Backend::Packet(_) | Backend::Multi(_) => Ok(()),
+        }
+    }
+
     /// The one device this ring is bound to, for the device-clock calls.
     fn clock_device(&self, op: &'static str) -> Result<String> {
         match &self.backend {
@@ -55,6 +75,7 @@ impl Ring {
                 op,
                 backend: "pcap",
             }),
+            Backend::Xdp(x) => Ok(x.ifname.clone()),
             Backend::Zc(_) => Err(Error::NotSupported { op, backend: "zc" }),
         }
     }
@@ -97,12 +118,7 @@ impl Ring {
     /// capture file.
     #[doc(alias = "pfring_enable_hw_timestamp")]
     pub fn enable_hw_timestamp(&mut self, device: &str, rx: bool, tx: bool) -> Result<()> {
-        if matches!(self.backend, Backend::Pcap(_)) {
-            return Err(Error::NotSupported {
-                op: "hardware timestamps",
-                backend: "pcap",
-            });
-        }
+        self.hw_timestamp_backend()?;
         let info = ts_info(device)?;
         if rx && !info.hw_rx() {
             return Err(Error::HardwareNotSupported {
@@ -156,12 +172,7 @@ impl Ring {
 
     /// Hardware RX stamps on every device of the ring ([`super::RingBuilder::hw_timestamp`]).
     pub(super) fn enable_hw_timestamp_all(&mut self) -> Result<()> {
-        if matches!(self.backend, Backend::Pcap(_)) {
-            return Err(Error::NotSupported {
-                op: "hardware timestamps",
-                backend: "pcap",
-            });
-        }
+        self.hw_timestamp_backend()?;
         let mut devices = Vec::new();
         for b in self.backend.sockets() {
             match &b.ifname {

@@ -188,3 +188,158 @@ pub(crate) fn test_run(fd: BorrowedFd<'_>, packet: &[u8], repeat: u32) -> io::Re
     bpf(BPF_PROG_TEST_RUN, &mut attr)?;
     Ok(attr.retval)
 }
+
+/// `BPF_MAP_CREATE` command number.
+const BPF_MAP_CREATE: libc::c_long = 0;
+/// `BPF_MAP_UPDATE_ELEM` command number.
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+/// `BPF_MAP_DELETE_ELEM` command number.
+const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
+/// `BPF_LINK_CREATE` command number.
+const BPF_LINK_CREATE: libc::c_long = 28;
+/// `BPF_LINK_UPDATE` command number.
+const BPF_LINK_UPDATE: libc::c_long = 29;
+/// `BPF_MAP_TYPE_XSKMAP`.
+const BPF_MAP_TYPE_XSKMAP: u32 = 17;
+/// `BPF_XDP` (`enum bpf_attach_type`).
+const BPF_XDP: u32 = 37;
+
+/// `XDP_FLAGS_SKB_MODE`: generic XDP (after the socket buffer is built; any driver).
+pub(crate) const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+/// `XDP_FLAGS_DRV_MODE`: native XDP (in the driver; needs driver support).
+pub(crate) const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+
+/// The `BPF_MAP_CREATE` member of `union bpf_attr`, up to `map_extra`.
+#[repr(C, align(8))]
+#[derive(Debug, Default)]
+struct MapCreateAttr {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    inner_map_fd: u32,
+    numa_node: u32,
+    map_name: [u8; 16],
+    map_ifindex: u32,
+    btf_fd: u32,
+    btf_key_type_id: u32,
+    btf_value_type_id: u32,
+    btf_vmlinux_value_type_id: u32,
+    map_extra: u64,
+}
+
+/// The `BPF_MAP_*_ELEM` member of `union bpf_attr`.
+#[repr(C, align(8))]
+#[derive(Debug, Default)]
+struct MapElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+/// The `link_create` member of `union bpf_attr` (with room for the per-type union).
+#[repr(C, align(8))]
+#[derive(Debug, Default)]
+struct LinkCreateAttr {
+    prog_fd: u32,
+    target_ifindex: u32,
+    attach_type: u32,
+    flags: u32,
+    _rest: [u64; 4],
+}
+
+/// The `link_update` member of `union bpf_attr`.
+#[repr(C, align(8))]
+#[derive(Debug, Default)]
+struct LinkUpdateAttr {
+    link_fd: u32,
+    new_prog_fd: u32,
+    flags: u32,
+    old_prog_fd: u32,
+}
+
+const _: () = assert!(size_of::<MapCreateAttr>() == 72);
+const _: () = assert!(size_of::<MapElemAttr>() == 32);
+const _: () = assert!(size_of::<LinkCreateAttr>() == 48);
+
+fn owned(fd: libc::c_long, call: &str) -> io::Result<OwnedFd> {
+    let fd = libc::c_int::try_from(fd)
+        .map_err(|_| io::Error::other(format!("{call} returned an invalid descriptor")))?;
+    // SAFETY: `fd` is a new descriptor the kernel just returned; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Creates an `XSKMAP` of `max_entries` (key: RX queue index, value: AF_XDP socket fd).
+pub(crate) fn xskmap_create(max_entries: u32) -> io::Result<OwnedFd> {
+    let mut name = [0u8; 16];
+    name[..10].copy_from_slice(b"pfring_xsk");
+    let mut attr = MapCreateAttr {
+        map_type: BPF_MAP_TYPE_XSKMAP,
+        key_size: 4,
+        value_size: 4,
+        max_entries,
+        map_name: name,
+        ..MapCreateAttr::default()
+    };
+    owned(bpf(BPF_MAP_CREATE, &mut attr)?, "BPF_MAP_CREATE")
+}
+
+/// `map[key] = value_fd` (`BPF_MAP_UPDATE_ELEM`, `BPF_ANY`).
+pub(crate) fn map_update_fd(
+    map: BorrowedFd<'_>,
+    key: u32,
+    value: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let v: u32 = value.as_raw_fd() as u32;
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: &raw const key as u64,
+        value: &raw const v as u64,
+        ..MapElemAttr::default()
+    };
+    // `key` and `v` outlive the call.
+    bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
+}
+
+/// Removes `key` from the map (`BPF_MAP_DELETE_ELEM`).
+pub(crate) fn map_delete(map: BorrowedFd<'_>, key: u32) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: &raw const key as u64,
+        ..MapElemAttr::default()
+    };
+    // `key` outlives the call.
+    bpf(BPF_MAP_DELETE_ELEM, &mut attr).map(|_| ())
+}
+
+/// Attaches XDP program `prog` to interface `ifindex` with a BPF link (`BPF_LINK_CREATE`,
+/// `BPF_XDP`) in mode `flags` ([`XDP_FLAGS_DRV_MODE`] or [`XDP_FLAGS_SKB_MODE`]). The
+/// program stays attached as long as the link descriptor is open: closing it (also when the
+/// process exits or is killed) detaches it.
+pub(crate) fn link_create_xdp(
+    prog: BorrowedFd<'_>,
+    ifindex: u32,
+    flags: u32,
+) -> io::Result<OwnedFd> {
+    let mut attr = LinkCreateAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        target_ifindex: ifindex,
+        attach_type: BPF_XDP,
+        flags,
+        ..LinkCreateAttr::default()
+    };
+    owned(bpf(BPF_LINK_CREATE, &mut attr)?, "BPF_LINK_CREATE")
+}
+
+/// Replaces the program of `link` with `prog` atomically (`BPF_LINK_UPDATE`).
+pub(crate) fn link_update(link: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
+    let mut attr = LinkUpdateAttr {
+        link_fd: link.as_raw_fd() as u32,
+        new_prog_fd: prog.as_raw_fd() as u32,
+        ..LinkUpdateAttr::default()
+    };
+    bpf(BPF_LINK_UPDATE, &mut attr).map(|_| ())
+}

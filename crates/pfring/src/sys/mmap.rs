@@ -44,6 +44,63 @@ impl Mmap {
         Ok(Mmap { ptr, len })
     }
 
+    /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED [| MAP_POPULATE], fd, offset)`: a
+    /// mapping at a page offset that selects what to map (the AF_XDP rings).
+    ///
+    /// # Errors
+    /// The OS error of `mmap(2)`.
+    pub fn shared_at(
+        fd: BorrowedFd<'_>,
+        len: usize,
+        offset: u64,
+        populate: bool,
+    ) -> io::Result<Self> {
+        let flags = libc::MAP_SHARED | if populate { libc::MAP_POPULATE } else { 0 };
+        let off = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mmap offset"))?;
+        // SAFETY: a fresh mapping at a kernel-chosen address; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                fd.as_raw_fd(),
+                off,
+            )
+        };
+        Self::checked(ptr, len)
+    }
+
+    /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0)`:
+    /// zeroed private memory (an AF_XDP UMEM).
+    ///
+    /// # Errors
+    /// The OS error of `mmap(2)`.
+    pub fn anonymous(len: usize) -> io::Result<Self> {
+        // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        Self::checked(ptr, len)
+    }
+
+    fn checked(ptr: *mut libc::c_void, len: usize) -> io::Result<Self> {
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr =
+            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        Ok(Mmap { ptr, len })
+    }
+
     /// Length in bytes.
     pub fn len(&self) -> usize {
         self.len

@@ -16,11 +16,15 @@
 pub(crate) mod bpf;
 pub mod clock;
 pub mod cpu;
+pub(crate) mod ethtool;
 pub mod iface;
 pub mod mmap;
+pub mod pidfd;
+pub mod plugin;
 pub mod signal;
 pub mod socket;
 pub mod tpacket;
+pub mod xsk;
 
 use std::io;
 

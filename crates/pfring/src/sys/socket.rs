@@ -131,6 +131,32 @@ impl PacketSocket {
         Ok(PacketSocket { fd })
     }
 
+    /// Wraps a descriptor that refers to an `AF_PACKET` socket (e.g. from
+    /// [`crate::sys::pidfd::fd_of_process`]).
+    pub fn from_owned(fd: OwnedFd) -> Self {
+        PacketSocket { fd }
+    }
+
+    /// The socket's inode number (`fstat`), which tells sockets apart across processes.
+    pub fn inode(&self) -> io::Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let f = std::fs::File::from(self.fd.try_clone()?);
+        Ok(f.metadata()?.ino())
+    }
+
+    /// The descriptor number (valid while `self` lives).
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    /// A second descriptor for the same socket (`dup(2)`, close-on-exec): options set
+    /// through either apply to the one socket.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(PacketSocket {
+            fd: self.fd.try_clone()?,
+        })
+    }
+
     /// `bind(2)` to `ifindex` (0 = every interface) for `protocol` (network order is done
     /// here; 0 = unhook, the socket stops receiving).
     pub fn bind(&self, ifindex: i32, protocol: u16) -> io::Result<()> {
