@@ -1047,16 +1047,33 @@ impl Ring {
             breaker,
             cfg,
             recv_count,
+            rules,
             ..
         } = self;
         let Backend::Zc(z) = backend else {
             return Ok(None);
         };
-        if !z.fetch(cfg.caplen, wait, breaker)? {
-            if breaker.is_set() {
-                breaker.reset();
+        // Bounded by the queue: every pass consumes a packet (software rules as on files).
+        loop {
+            if !z.fetch(cfg.caplen, wait, breaker)? {
+                if breaker.is_set() {
+                    breaker.reset();
+                }
+                return Ok(None);
             }
-            return Ok(None);
+            let Some(r) = rules.as_deref_mut() else {
+                break;
+            };
+            let info = rules_api::FrameInfo {
+                wire_len: z.hdr.len,
+                vlan_tci: None,
+                ifindex: 0,
+                outgoing: false,
+                ts_ns: z.hdr.extended_hdr.timestamp_ns,
+            };
+            if r.admit(z.data(), &info, None) {
+                break;
+            }
         }
         *recv_count += 1;
         let mut header = z.hdr;

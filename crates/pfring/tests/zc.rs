@@ -250,3 +250,40 @@ proptest! {
         }
     }
 }
+
+/// Software rules run on `zc:` rings as on files: a drop rule for UDP port 81 leaves
+/// exactly the other packets.
+#[test]
+fn software_rules_run_on_zc_rings() {
+    use pfring::filter::rules::{FilteringRule, RuleAction};
+    let id = cluster_id(4);
+    let c = Cluster::create(id, 1, small()).unwrap();
+    let frames: Vec<_> = (0..100)
+        .map(|i| frame(1, 2, 80 + (i % 2) as u16, i))
+        .collect();
+    let go = Arc::new(AtomicBool::new(false));
+    let _m = Master::start(c, frames, go.clone());
+    let mut r = Ring::open(&format!("zc:{id}@0"), 1536, Flags::default()).unwrap();
+    r.add_filtering_rule(
+        FilteringRule::new(1, RuleAction::DontForwardAndStop)
+            .proto(17)
+            .dst_ports(81, 81),
+    )
+    .unwrap();
+    r.enable().unwrap();
+    go.store(true, Ordering::Relaxed);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 50 && Instant::now() < deadline {
+        if let Some(p) = r.recv(false).unwrap() {
+            got.push(frame_id(p.data()));
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(r.recv(false).unwrap().is_none());
+    assert_eq!(got, (0..100).filter(|i| i % 2 == 0).collect::<Vec<_>>());
+    let st = r.rules_stats();
+    assert_eq!((st.delivered, st.filtered), (50, 50));
+}
