@@ -134,6 +134,9 @@ pub enum Error {
         /// What the kernel refused.
         reason: String,
     },
+    /// A `zc:` cluster queue failed (no such cluster, another user's, the master is gone...).
+    #[error("ZC cluster: {0}")]
+    Zc(#[from] pfring_zc::Error),
     /// A system call failed for a reason not covered by a more specific variant.
     #[error(transparent)]
     Syscall(#[from] SyscallError),
@@ -163,7 +166,7 @@ impl Error {
             | Error::Filter(_)
             | Error::Rule(_) => -2,
             Error::NoTxSlotAvailable => -4,
-            Error::TxRefused { .. } | Error::Pcap(_) => -1,
+            Error::TxRefused { .. } | Error::Pcap(_) | Error::Zc(_) => -1,
             Error::NoSuchDevice { .. } => -13,
             Error::NotSupported { .. }
             | Error::HardwareNotSupported { .. }

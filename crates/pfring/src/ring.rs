@@ -25,6 +25,7 @@ use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
 use crate::backend::xdp::{XdpBackend, XdpInfo, XdpMode};
+use crate::backend::zc::ZcBackend;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result, SyscallError};
 use crate::packet::{
@@ -447,6 +448,9 @@ impl RingBuilder {
             DeviceSpec::Xdp(dev) => {
                 Backend::Xdp(Box::new(XdpBackend::open(&self.device, dev, &cfg)?))
             }
+            DeviceSpec::Zc(crate::device::ZcTarget::Cluster { id, queue }) => {
+                Backend::Zc(Box::new(ZcBackend::open(*id, *queue)?))
+            }
             other => {
                 return Err(Error::NotSupported {
                     op: "open",
@@ -487,6 +491,8 @@ enum Backend {
     Pcap(PcapBackend),
     /// An AF_XDP socket on one queue (`xdp:eth0@Q`).
     Xdp(Box<XdpBackend>),
+    /// A `zc:<cluster>@<queue>` slave.
+    Zc(Box<ZcBackend>),
 }
 
 impl Backend {
@@ -495,7 +501,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_ref(b),
             Backend::Multi(m) => &m.members,
-            Backend::Pcap(_) | Backend::Xdp(_) => &[],
+            Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => &[],
         }
     }
 
@@ -503,7 +509,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_mut(b),
             Backend::Multi(m) => &mut m.members,
-            Backend::Pcap(_) | Backend::Xdp(_) => &mut [],
+            Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => &mut [],
         }
     }
 }
@@ -690,6 +696,9 @@ impl Ring {
     fn wait_readable(&mut self, timeout: Duration) -> Result<usize> {
         let deadline = Instant::now() + timeout;
         let watermark = usize::from(self.cfg.watermark.max(1));
+        if let Backend::Zc(z) = &mut self.backend {
+            return Ok(usize::from(z.wait(timeout, &self.breaker)?));
+        }
         // Bounded: every pass sleeps until the deadline or a wake-up.
         loop {
             let ready = match &self.backend {
@@ -698,6 +707,7 @@ impl Ring {
                 Backend::Xdp(x) => x.rx.ready(watermark),
                 // A file is always readable until its end.
                 Backend::Pcap(p) => return Ok(usize::from(!p.end_of_file())),
+                Backend::Zc(_) => 0,
             };
             if ready >= watermark || self.breaker.is_set() {
                 return Ok(ready);
@@ -758,6 +768,7 @@ impl Ring {
         self.check_recv()?;
         match self.backend {
             Backend::Pcap(_) => return self.recv_file(),
+            Backend::Zc(_) => return self.recv_zc(wait),
             Backend::Multi(_) => return self.recv_multi(wait),
             Backend::Xdp(_) => return self.recv_xdp(wait),
             Backend::Packet(_) => {}
@@ -1028,10 +1039,57 @@ impl Ring {
         }))
     }
 
+    /// The next packet of a `zc:` cluster queue (one at a time: its buffer goes back to the
+    /// cluster at the next receive).
+    fn recv_zc(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
+        let Ring {
+            backend,
+            breaker,
+            cfg,
+            recv_count,
+            rules,
+            ..
+        } = self;
+        let Backend::Zc(z) = backend else {
+            return Ok(None);
+        };
+        // Bounded by the queue: every pass consumes a packet (software rules as on files).
+        loop {
+            if !z.fetch(cfg.caplen, wait, breaker)? {
+                if breaker.is_set() {
+                    breaker.reset();
+                }
+                return Ok(None);
+            }
+            let Some(r) = rules.as_deref_mut() else {
+                break;
+            };
+            let info = rules_api::FrameInfo {
+                wire_len: z.hdr.len,
+                vlan_tci: None,
+                ifindex: 0,
+                outgoing: false,
+                ts_ns: z.hdr.extended_hdr.timestamp_ns,
+            };
+            if r.admit(z.data(), &info, None) {
+                break;
+            }
+        }
+        *recv_count += 1;
+        let mut header = z.hdr;
+        if cfg.long_header {
+            header.extended_hdr.pkt_hash = long_header_hash(z.data());
+        }
+        Ok(Some(Packet {
+            header,
+            source: Source::Buffer(z.data()),
+        }))
+    }
+
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
     pub fn end_of_file(&self) -> bool {
         match &self.backend {
-            Backend::Packet(_) | Backend::Multi(_) | Backend::Xdp(_) => false,
+            Backend::Packet(_) | Backend::Multi(_) | Backend::Xdp(_) | Backend::Zc(_) => false,
             Backend::Pcap(p) => p.end_of_file(),
         }
     }
@@ -1085,6 +1143,11 @@ impl Ring {
         if let Backend::Pcap(_) = self.backend {
             // Files deliver one record per burst (the record buffer is reused).
             let len = usize::from(self.recv_file()?.is_some());
+            return Ok(Burst { ring: self, len });
+        }
+        if let Backend::Zc(_) = self.backend {
+            // One cluster buffer per burst, like files.
+            let len = usize::from(self.recv_zc(wait)?.is_some());
             return Ok(Burst { ring: self, len });
         }
         if let Backend::Multi(_) = self.backend {
@@ -1243,6 +1306,7 @@ impl Ring {
             Backend::Multi(m) => m.members.iter().any(|b| b.rx.has_frame()),
             Backend::Xdp(x) => x.rx.ready(1) > 0,
             Backend::Pcap(p) => !p.end_of_file(),
+            Backend::Zc(z) => z.slave.queued() != 0,
         }
     }
 
@@ -1259,6 +1323,7 @@ impl Ring {
                 .min(1_000_000) as u32,
             Backend::Xdp(x) => x.rx.ready(1_000_000) as u32,
             Backend::Pcap(p) => u32::from(!p.end_of_file()),
+            Backend::Zc(z) => z.slave.queued().min(1_000_000) as u32,
         }
     }
 
@@ -1330,6 +1395,10 @@ impl Ring {
                 recv: self.recv_count,
                 drop: x.drops()?,
             }),
+            Backend::Zc(z) => Ok(Stats {
+                recv: self.recv_count,
+                drop: z.slave.stats().drops,
+            }),
         }
     }
 
@@ -1355,7 +1424,7 @@ impl Ring {
                 }
                 Ok(out)
             }
-            Backend::Packet(_) | Backend::Pcap(_) | Backend::Xdp(_) => {
+            Backend::Packet(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => {
                 let st = self.stats()?;
                 Ok(vec![(self.device.clone(), st)])
             }
@@ -1378,7 +1447,7 @@ impl Ring {
                 x.set_filter(Some(expr))?;
                 return self.sync_rules();
             }
-            Backend::Pcap(_) => crate::filter::Target::Bytes,
+            Backend::Pcap(_) | Backend::Zc(_) => crate::filter::Target::Bytes,
             Backend::Packet(_) | Backend::Multi(_) => crate::filter::Target::Kernel,
         };
         self.set_bpf_program(crate::filter::Program::compile_for(expr, target)?)
@@ -1395,6 +1464,7 @@ impl Ring {
     pub fn set_bpf_program(&mut self, prog: crate::filter::Program) -> Result<()> {
         match &mut self.backend {
             Backend::Pcap(p) => p.filter = Some(prog),
+            Backend::Zc(z) => z.filter = Some(prog),
             Backend::Xdp(x) => x.set_program(Some(&prog), Some("(compiled program)".into()))?,
             Backend::Packet(_) | Backend::Multi(_) => {
                 let enabled = self.enabled;
@@ -1434,6 +1504,7 @@ impl Ring {
             }
             Backend::Pcap(p) => p.filter = None,
             Backend::Xdp(x) => x.set_filter(None)?,
+            Backend::Zc(z) => z.filter = None,
         }
         self.sync_rules()
     }
@@ -1467,6 +1538,12 @@ impl Ring {
                 return Err(Error::NotSupported {
                     op: "clusters (open one ring per queue: open_multichannel)",
                     backend: "xdp",
+                });
+            }
+            Backend::Zc(_) => {
+                return Err(Error::NotSupported {
+                    op: "kernel clusters (the ZC cluster already distributes)",
+                    backend: "zc",
                 });
             }
         };
@@ -1508,7 +1585,7 @@ impl Ring {
         self.release_for_wait();
         match &mut self.backend {
             Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
-            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) => Ok(()),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => Ok(()),
         }
     }
 
@@ -1538,6 +1615,12 @@ impl Ring {
                     backend: "pcap",
                 });
             }
+            Backend::Zc(_) => {
+                return Err(Error::NotSupported {
+                    op: "enable_rss_rehash",
+                    backend: "zc",
+                });
+            }
             // The XDP program redirects each frame to the socket of the queue it came on.
             Backend::Xdp(_) => {
                 return Err(Error::NotSupported {
@@ -1558,7 +1641,7 @@ impl Ring {
     pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
         match &self.backend {
             Backend::Packet(b) => b.cluster.map(|m| (m.id, m.ty)),
-            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) => None,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => None,
         }
     }
 
@@ -1637,7 +1720,7 @@ impl Ring {
             },
             Backend::Xdp(x) => iface::mac_address(&x.ifname)
                 .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", &x.ifname)),
-            Backend::Multi(_) | Backend::Pcap(_) => Ok([0; 6]),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok([0; 6]),
         }
     }
 
@@ -1648,7 +1731,7 @@ impl Ring {
         match &self.backend {
             Backend::Packet(b) => b.ifindex,
             Backend::Xdp(x) => x.ifindex,
-            Backend::Multi(_) | Backend::Pcap(_) => 0,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => 0,
         }
     }
 
@@ -1709,6 +1792,10 @@ impl Ring {
             }),
             Backend::Xdp(x) => iface::mtu(&x.ifname)
                 .map_err(|e| Error::from_os("SIOCGIFMTU", e, "mtu", "none", &x.ifname)),
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "mtu",
+                backend: "zc",
+            }),
         }
     }
 
@@ -1745,6 +1832,7 @@ impl Ring {
                 sec: u64::from(sec),
                 nsec,
             }),
+            Backend::Zc(z) => z.peek(),
         }
     }
 
@@ -1766,6 +1854,7 @@ impl Ring {
             Backend::Multi(m) => m.members.iter().map(|b| b.rx.memory()).sum(),
             Backend::Pcap(_) => 0,
             Backend::Xdp(x) => x.memory(),
+            Backend::Zc(z) => z.slave.memory(),
         }
     }
 
@@ -1802,6 +1891,7 @@ impl Ring {
         match &mut self.backend {
             Backend::Packet(b) => b.send(frame, flush, wm, bypass),
             Backend::Xdp(x) => x.send(frame, flush, wm),
+            Backend::Zc(z) => z.send(frame),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1819,7 +1909,7 @@ impl Ring {
         match &mut self.backend {
             Backend::Packet(b) => b.flush_tx(),
             Backend::Xdp(x) => x.flush_tx(),
-            Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok(()),
         }
     }
 
@@ -1847,6 +1937,10 @@ impl Ring {
             Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
             Backend::Xdp(x) => x.wait_tx_slot(timeout),
             Backend::Multi(_) => Err(multi_send()),
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "waiting for a TX slot",
+                backend: "zc",
+            }),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1860,7 +1954,7 @@ impl Ring {
         match &self.backend {
             Backend::Packet(b) => b.tx_counts(),
             Backend::Xdp(x) => x.tx_counts(),
-            Backend::Multi(_) | Backend::Pcap(_) => (0, 0),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => (0, 0),
         }
     }
 
@@ -1885,6 +1979,10 @@ impl Ring {
                 backend: "xdp",
             }),
             Backend::Multi(_) => Err(multi_send()),
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "sending to an interface index",
+                backend: "zc",
+            }),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1922,6 +2020,10 @@ impl Ring {
                         })
                     })
             }
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "re-sending the last packet",
+                backend: "zc",
+            }),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1980,6 +2082,8 @@ impl AsFd for Ring {
             Backend::Multi(m) => m.fd(),
             Backend::Pcap(p) => p.fd(),
             Backend::Xdp(x) => x.fd(),
+            // A cluster queue has no readiness descriptor: the break eventfd stands in.
+            Backend::Zc(_) => self.breaker.eventfd().as_fd(),
         }
     }
 }
@@ -2035,7 +2139,16 @@ impl Burst<'_> {
                 &ring.burst[..self.len],
                 None,
             ),
-            Backend::Pcap(p) => (None, &ring.burst[..0], (self.len == 1).then_some(p)),
+            Backend::Pcap(p) => (
+                None,
+                &ring.burst[..0],
+                (self.len == 1).then_some((p.hdr, &p.buf[..])),
+            ),
+            Backend::Zc(z) => (
+                None,
+                &ring.burst[..0],
+                (self.len == 1).then(|| (z.hdr, z.data())),
+            ),
             Backend::Xdp(_) => (None, &ring.burst[..self.len], None),
         };
         let xdp = match &ring.backend {
@@ -2056,12 +2169,11 @@ impl Burst<'_> {
                 }
                 (h, data)
             })
-            .chain(file.map(move |p| {
-                let mut h = p.hdr;
+            .chain(file.map(move |(mut h, data)| {
                 if long {
-                    h.extended_hdr.pkt_hash = long_header_hash(&p.buf);
+                    h.extended_hdr.pkt_hash = long_header_hash(data);
                 }
-                (h, &p.buf[..])
+                (h, data)
             }))
     }
 }
@@ -2075,8 +2187,8 @@ impl Drop for Burst<'_> {
                     b.rx.release();
                 }
             }
-            Backend::Pcap(_) => {}
             Backend::Xdp(x) => x.rx.recycle_all(&self.ring.burst[..self.len]),
+            Backend::Pcap(_) | Backend::Zc(_) => {}
         }
     }
 }

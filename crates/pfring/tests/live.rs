@@ -517,8 +517,8 @@ fn device_facts_and_errors() {
         Err(Error::NoSuchDevice { name }) => assert_eq!(name, "nosuch0"),
         other => panic!("expected NoSuchDevice, got {other:?}"),
     }
-    // (xdp: rings are tested in live_xdp.rs.)
-    for (dev, module) in [("zc:1@0", "zc")] {
+    // (xdp: rings are tested in live_xdp.rs; zc: cluster queues in zc.rs.)
+    for (dev, module) in [("zc:pfb", "zc")] {
         match Ring::open(dev, 128, pfring::Flags::default()) {
             Err(Error::NotSupported { backend, .. }) => assert_eq!(backend, module),
             other => panic!("{dev}: expected NotSupported, got {other:?}"),

@@ -15,7 +15,9 @@
 //!
 //! `xdp:eth0@Q` is served by `xdp` (an AF_XDP socket on queue Q, see its module docs).
 //!
-//! Modules without a backend yet (`zc:`, `userspace:`, `stack:`)
+//! `zc:<cluster>@<queue>` is a slave of a `pfring-zc` cluster (`zc.rs`).
+//!
+//! Modules without a backend yet (`zc:<interface>`, `userspace:`, `stack:`)
 //! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
 
 pub(crate) mod multi;
@@ -23,3 +25,4 @@ pub(crate) mod packet;
 pub(crate) mod pcap_file;
 pub(crate) mod xdp;
 pub(crate) mod xdp_bridge;
+pub(crate) mod zc;

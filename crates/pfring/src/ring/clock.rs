@@ -52,6 +52,10 @@ impl Ring {
                 op: "hardware timestamps (AF_XDP frames carry no timestamp)",
                 backend: "xdp",
             }),
+            Backend::Zc(_) => Err(Error::NotSupported {
+                op: "hardware timestamps",
+                backend: "zc",
+            }),
             Backend::Packet(_) | Backend::Multi(_) => Ok(()),
         }
     }
@@ -72,6 +76,7 @@ impl Ring {
                 backend: "pcap",
             }),
             Backend::Xdp(x) => Ok(x.ifname.clone()),
+            Backend::Zc(_) => Err(Error::NotSupported { op, backend: "zc" }),
         }
     }
 
