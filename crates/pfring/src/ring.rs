@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
+use crate::backend::shm::{self, ShmBackend};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result, SyscallError};
 use crate::packet::{
@@ -32,6 +33,11 @@ use crate::sys::iface;
 use crate::sys::signal::{self, Breaker};
 use crate::sys::socket::poll_in;
 use crate::sys::tpacket::RawFrame;
+
+/// Ring registry hooks (`crate::registry`): child module, so it reads the ring's fields.
+mod hooks;
+/// Receive paths of userspace rings (`userspace:` / `usrN`).
+mod userspace;
 
 /// PF_RING API level this library implements (`RING_VERSION_NUM` of 5.4.0, `0x00MMmmpp`).
 #[doc(alias = "RING_VERSION_NUM")]
@@ -382,6 +388,21 @@ impl RingBuilder {
         }
         cfg.caplen = cfg.caplen.min(MAX_CAPLEN);
         let backend = match &spec {
+            DeviceSpec::Packet(_) if shm::consumer_name(&spec).is_some() => {
+                let name = shm::consumer_name(&spec).unwrap_or_default();
+                Backend::Shm(ShmBackend::open(
+                    &name,
+                    shm::Role::Consumer,
+                    cfg.slots,
+                    cfg.caplen,
+                )?)
+            }
+            DeviceSpec::Userspace(name) => Backend::Shm(ShmBackend::open(
+                name,
+                shm::Role::Producer,
+                cfg.slots,
+                cfg.caplen,
+            )?),
             DeviceSpec::Packet(dev) if matches!(&dev.interfaces, crate::device::Interfaces::List(l) if l.len() > 1) =>
             {
                 let members = multi::members_of(std::slice::from_ref(dev))?;
@@ -402,7 +423,8 @@ impl RingBuilder {
                 });
             }
         };
-        Ok(Ring {
+        let reg = crate::registry::Registration::new(&self.device);
+        let mut ring = Ring {
             backend,
             device: self.device,
             spec,
@@ -417,7 +439,10 @@ impl RingBuilder {
             burst: Box::new([RawFrame::default(); MAX_BURST]),
             burst_member: 0,
             last_rx: None,
-        })
+            reg,
+        };
+        ring.registry_write();
+        Ok(ring)
     }
 }
 
@@ -428,6 +453,8 @@ enum Backend {
     /// Several devices, one socket each (`eth0,eth1`, `multi:eth0;eth1`).
     Multi(MultiBackend),
     Pcap(PcapBackend),
+    /// A shared-memory ring with another process (`userspace:usr0` sends, `usr0` receives).
+    Shm(ShmBackend),
 }
 
 impl Backend {
@@ -436,7 +463,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_ref(b),
             Backend::Multi(m) => &m.members,
-            Backend::Pcap(_) => &[],
+            Backend::Pcap(_) | Backend::Shm(_) => &[],
         }
     }
 
@@ -444,7 +471,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_mut(b),
             Backend::Multi(m) => &mut m.members,
-            Backend::Pcap(_) => &mut [],
+            Backend::Pcap(_) | Backend::Shm(_) => &mut [],
         }
     }
 }
@@ -505,6 +532,8 @@ pub struct Ring {
     burst_member: usize,
     /// The last frame handed out; its block stays held until the reader moves past it.
     last_rx: Option<RawFrame>,
+    /// This ring's entry in the ring registry.
+    reg: crate::registry::Registration,
 }
 
 impl Ring {
@@ -541,6 +570,7 @@ impl Ring {
             b.enable(&self.cfg)?;
         }
         self.enabled = true;
+        self.registry_write();
         Ok(())
     }
 
@@ -558,6 +588,7 @@ impl Ring {
             b.update_stats()?;
         }
         self.enabled = false;
+        self.registry_write();
         Ok(())
     }
 
@@ -611,6 +642,10 @@ impl Ring {
     fn wait_readable(&mut self, timeout: Duration) -> Result<usize> {
         let deadline = Instant::now() + timeout;
         let watermark = usize::from(self.cfg.watermark.max(1));
+        self.registry_due();
+        if let Backend::Shm(s) = &mut self.backend {
+            return s.wait_readable(watermark, timeout, &self.breaker);
+        }
         // Bounded: every pass sleeps until the deadline or a wake-up.
         loop {
             let ready = match &self.backend {
@@ -618,6 +653,7 @@ impl Ring {
                 Backend::Multi(m) => m.members.iter().map(|b| b.rx.ready_frames(watermark)).sum(),
                 // A file is always readable until its end.
                 Backend::Pcap(p) => return Ok(usize::from(!p.end_of_file())),
+                Backend::Shm(_) => 0,
             };
             if ready >= watermark || self.breaker.is_set() {
                 return Ok(ready);
@@ -665,9 +701,11 @@ impl Ring {
     #[doc(alias = "pfring_recv")]
     pub fn recv(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
         self.check_recv()?;
+        self.registry_tick();
         match self.backend {
             Backend::Pcap(_) => return self.recv_file(),
             Backend::Multi(_) => return self.recv_multi(wait),
+            Backend::Shm(_) => return self.recv_shm(wait),
             Backend::Packet(_) => {}
         }
         loop {
@@ -806,7 +844,7 @@ impl Ring {
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
     pub fn end_of_file(&self) -> bool {
         match &self.backend {
-            Backend::Packet(_) | Backend::Multi(_) => false,
+            Backend::Packet(_) | Backend::Multi(_) | Backend::Shm(_) => false,
             Backend::Pcap(p) => p.end_of_file(),
         }
     }
@@ -857,6 +895,10 @@ impl Ring {
     pub fn recv_burst(&mut self, max: usize, wait: bool) -> Result<Burst<'_>> {
         self.check_recv()?;
         let max = max.clamp(1, MAX_BURST);
+        self.registry_tick();
+        if let Backend::Shm(_) = self.backend {
+            return self.recv_burst_shm(max, wait);
+        }
         if let Backend::Pcap(_) = self.backend {
             // Files deliver one record per burst (the record buffer is reused).
             let len = usize::from(self.recv_file()?.is_some());
@@ -988,6 +1030,7 @@ impl Ring {
             Backend::Packet(b) => b.rx.has_frame(),
             Backend::Multi(m) => m.members.iter().any(|b| b.rx.has_frame()),
             Backend::Pcap(p) => !p.end_of_file(),
+            Backend::Shm(s) => s.readable() > 0,
         }
     }
 
@@ -1003,6 +1046,7 @@ impl Ring {
                 .sum::<usize>()
                 .min(1_000_000) as u32,
             Backend::Pcap(p) => u32::from(!p.end_of_file()),
+            Backend::Shm(s) => s.readable() as u32,
         }
     }
 
@@ -1047,6 +1091,12 @@ impl Ring {
     /// `PACKET_STATISTICS` failure.
     #[doc(alias = "pfring_stats")]
     pub fn stats(&mut self) -> Result<Stats> {
+        let st = self.stats_inner()?;
+        self.registry_stats();
+        Ok(st)
+    }
+
+    fn stats_inner(&mut self) -> Result<Stats> {
         match &mut self.backend {
             Backend::Packet(b) => {
                 b.update_stats()?;
@@ -1069,6 +1119,11 @@ impl Ring {
             Backend::Pcap(p) => Ok(Stats {
                 recv: self.recv_count,
                 drop: p.skipped,
+            }),
+            // Nothing is lost: a full ring refuses the sender's frame.
+            Backend::Shm(_) => Ok(Stats {
+                recv: self.recv_count,
+                drop: 0,
             }),
         }
     }
@@ -1095,7 +1150,7 @@ impl Ring {
                 }
                 Ok(out)
             }
-            Backend::Packet(_) | Backend::Pcap(_) => {
+            Backend::Packet(_) | Backend::Pcap(_) | Backend::Shm(_) => {
                 let st = self.stats()?;
                 Ok(vec![(self.device.clone(), st)])
             }
@@ -1149,7 +1204,15 @@ impl Ring {
                     crate::filter::Target::Bytes,
                 )?);
             }
+            Backend::Shm(_) => {
+                return Err(Error::NotSupported {
+                    op: "BPF filters",
+                    backend: "userspace",
+                });
+            }
         }
+        self.reg.bpf = Some(expr.to_owned());
+        self.registry_write();
         Ok(())
     }
 
@@ -1169,7 +1232,10 @@ impl Ring {
                 }
             }
             Backend::Pcap(p) => p.filter = None,
+            Backend::Shm(_) => {}
         }
+        self.reg.bpf = None;
+        self.registry_write();
         Ok(())
     }
 
@@ -1201,6 +1267,12 @@ impl Ring {
                     backend: "pcap",
                 });
             }
+            Backend::Shm(_) => {
+                return Err(Error::NotSupported {
+                    op: "clusters",
+                    backend: "userspace",
+                });
+            }
         };
         crate::cluster::fanout_mode(ty)?;
         match b.cluster {
@@ -1222,6 +1294,7 @@ impl Ring {
             b.cluster = None;
             return Err(e);
         }
+        self.registry_write();
         Ok(())
     }
 
@@ -1237,16 +1310,18 @@ impl Ring {
     pub fn remove_from_cluster(&mut self) -> Result<()> {
         self.release_for_wait();
         match &mut self.backend {
-            Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
-            Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
+            Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled)?,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Shm(_) => {}
         }
+        self.registry_write();
+        Ok(())
     }
 
     /// The cluster the ring is in (or will join when enabled): id and type.
     pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
         match &self.backend {
             Backend::Packet(b) => b.cluster.map(|m| (m.id, m.ty)),
-            Backend::Multi(_) | Backend::Pcap(_) => None,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Shm(_) => None,
         }
     }
 
@@ -1262,6 +1337,7 @@ impl Ring {
                 b.apply_filter(&self.cfg)?;
             }
         }
+        self.registry_write();
         Ok(())
     }
 
@@ -1302,6 +1378,7 @@ impl Ring {
             ));
         }
         self.app_name = Some(name.to_owned());
+        self.registry_write();
         Ok(())
     }
 
@@ -1323,7 +1400,7 @@ impl Ring {
                 Some(n) => iface::mac_address(n)
                     .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", n)),
             },
-            Backend::Multi(_) | Backend::Pcap(_) => Ok([0; 6]),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Shm(_) => Ok([0; 6]),
         }
     }
 
@@ -1333,7 +1410,7 @@ impl Ring {
     pub fn bound_device_ifindex(&self) -> i32 {
         match &self.backend {
             Backend::Packet(b) => b.ifindex,
-            Backend::Multi(_) | Backend::Pcap(_) => 0,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Shm(_) => 0,
         }
     }
 
@@ -1387,6 +1464,10 @@ impl Ring {
                 op: "mtu",
                 backend: "pcap",
             }),
+            Backend::Shm(_) => Err(Error::NotSupported {
+                op: "mtu",
+                backend: "userspace",
+            }),
         }
     }
 
@@ -1417,6 +1498,9 @@ impl Ring {
             }
             // Reading ahead would consume the record: files do not peek.
             Backend::Pcap(_) => None,
+            Backend::Shm(s) => s
+                .peek_timestamp()
+                .map(|(sec, nsec)| Timestamp { sec, nsec }),
         }
     }
 
@@ -1437,6 +1521,7 @@ impl Ring {
             Backend::Packet(b) => b.rx.memory(),
             Backend::Multi(m) => m.members.iter().map(|b| b.rx.memory()).sum(),
             Backend::Pcap(_) => 0,
+            Backend::Shm(s) => s.memory(),
         }
     }
 
@@ -1472,6 +1557,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.send(frame, flush, wm, bypass),
+            Backend::Shm(s) => s.send(frame, flush, wm),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1488,6 +1574,10 @@ impl Ring {
     pub fn flush_tx_packets(&mut self) -> Result<()> {
         match &mut self.backend {
             Backend::Packet(b) => b.flush_tx(),
+            Backend::Shm(s) => {
+                s.publish();
+                Ok(())
+            }
             Backend::Multi(_) | Backend::Pcap(_) => Ok(()),
         }
     }
@@ -1514,6 +1604,7 @@ impl Ring {
         let bypass = self.cfg.qdisc_bypass;
         match &mut self.backend {
             Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
+            Backend::Shm(s) => s.wait_tx_slot(timeout),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1527,6 +1618,7 @@ impl Ring {
     pub fn tx_stats(&self) -> (u64, usize) {
         match &self.backend {
             Backend::Packet(b) => b.tx_counts(),
+            Backend::Shm(s) => (s.sent, s.pending()),
             Backend::Multi(_) | Backend::Pcap(_) => (0, 0),
         }
     }
@@ -1546,6 +1638,10 @@ impl Ring {
         }
         match &mut self.backend {
             Backend::Packet(b) => b.send_ifindex(frame, ifindex),
+            Backend::Shm(_) => Err(Error::NotSupported {
+                op: "send_ifindex",
+                backend: "userspace",
+            }),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1585,6 +1681,10 @@ impl Ring {
                     })
             }
             Backend::Multi(_) => Err(multi_send()),
+            Backend::Shm(_) => Err(Error::NotSupported {
+                op: "send_last_rx_packet",
+                backend: "userspace",
+            }),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -1635,6 +1735,7 @@ impl AsFd for Ring {
             Backend::Packet(b) => b.fd(),
             Backend::Multi(m) => m.fd(),
             Backend::Pcap(p) => p.fd(),
+            Backend::Shm(s) => s.fd(),
         }
     }
 }
@@ -1683,21 +1784,26 @@ impl Burst<'_> {
     pub fn iter(&self) -> impl Iterator<Item = (PacketHeader, &[u8])> {
         let ring = &*self.ring;
         // Device rings fill `burst`; a file ring holds at most its current record.
-        let (rx, frames, file) = match &ring.backend {
-            Backend::Packet(b) => (Some(&b.rx), &ring.burst[..self.len], None),
+        let (rx, frames, file, shm) = match &ring.backend {
+            Backend::Packet(b) => (Some(&b.rx), &ring.burst[..self.len], None, None),
             Backend::Multi(m) => (
                 m.members.get(ring.burst_member).map(|b| &b.rx),
                 &ring.burst[..self.len],
                 None,
+                None,
             ),
-            Backend::Pcap(p) => (None, &ring.burst[..0], (self.len == 1).then_some(p)),
+            Backend::Pcap(p) => (None, &ring.burst[..0], (self.len == 1).then_some(p), None),
+            Backend::Shm(s) => (None, &ring.burst[..self.len], None, Some(s)),
         };
         let long = ring.cfg.long_header;
         frames
             .iter()
             .map(move |f| {
                 let mut h = ring.header_of(f);
-                let data = rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen));
+                let data = match shm {
+                    Some(s) => s.frame_bytes(f, h.caplen),
+                    None => rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen)),
+                };
                 if long {
                     h.extended_hdr.pkt_hash = long_header_hash(data);
                 }
@@ -1722,7 +1828,8 @@ impl Drop for Burst<'_> {
                     b.rx.release();
                 }
             }
-            Backend::Pcap(_) => {}
+            // Userspace slots are released by the next receive call.
+            Backend::Pcap(_) | Backend::Shm(_) => {}
         }
     }
 }

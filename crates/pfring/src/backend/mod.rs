@@ -13,9 +13,12 @@
 //! Several devices (`eth0,eth1`, `eth0;eth1`, `multi:eth0;eth1`) are served by `multi`, one
 //! default-module socket per device.
 //!
-//! Modules without a backend yet (`xdp:`, `zc:`, `userspace:`, `stack:`)
+//! Two processes share a ring through `shm` (`userspace:usr0` sends, `usr0` receives).
+//!
+//! Modules without a backend yet (`xdp:`, `zc:`, `stack:`)
 //! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
 
 pub(crate) mod multi;
 pub(crate) mod packet;
 pub(crate) mod pcap_file;
+pub(crate) mod shm;

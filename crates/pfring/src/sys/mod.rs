@@ -17,6 +17,7 @@ pub(crate) mod bpf;
 pub mod cpu;
 pub mod iface;
 pub mod mmap;
+pub mod shm;
 pub mod signal;
 pub mod socket;
 pub mod tpacket;
