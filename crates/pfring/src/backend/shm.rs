@@ -18,7 +18,7 @@
 //! - **Steady state without system calls.** The producer copies each frame into the next
 //!   slot and publishes the producer index (at the TX watermark, or at once with `flush`);
 //!   the consumer reads slots in place (zero copy) and publishes the consumer index every 32
-//!   packets and before it waits. A side only calls `futex(2)` when it goes to sleep (after
+//!   packets (a quarter of the ring if that is less) and before it waits. A side only calls `futex(2)` when it goes to sleep (after
 //!   a bounded spin) or when the other side is asleep.
 //! - **Ring full.** [`crate::Ring::send`] fails with [`Error::NoTxSlotAvailable`] (nothing
 //!   is lost silently); [`crate::Ring::wait_tx_slot`] blocks until the consumer frees a slot.
@@ -46,7 +46,8 @@ use crate::sys::shm::{self, ShmRing, Word};
 use crate::sys::signal::Breaker;
 use crate::sys::tpacket::RawFrame;
 
-/// Packets the consumer reads before it publishes its index.
+/// Packets the consumer reads before it publishes its index (at most a quarter of the
+/// ring).
 const RELEASE_BATCH: u32 = 32;
 /// Iterations of the bounded spin before a side sleeps.
 const SPIN: u32 = 2000;
@@ -467,7 +468,8 @@ impl ShmBackend {
                 backend: "userspace",
             });
         }
-        if self.pos.wrapping_sub(self.published) >= RELEASE_BATCH {
+        let batch = RELEASE_BATCH.min(self.ring.slots() / 4).max(1);
+        if self.pos.wrapping_sub(self.published) >= batch {
             self.release_all();
         }
         Ok(())
