@@ -18,8 +18,9 @@
 //! - **Steady state without system calls.** The producer copies each frame into the next
 //!   slot and publishes the producer index (at the TX watermark, or at once with `flush`);
 //!   the consumer reads slots in place (zero copy) and publishes the consumer index every 32
-//!   packets (a quarter of the ring if that is less) and before it waits. A side only calls `futex(2)` when it goes to sleep (after
-//!   a bounded spin) or when the other side is asleep.
+//!   packets (a quarter of the ring if that is less) and before it waits. A side only calls
+//!   `futex(2)` when it goes to sleep (after a bounded spin) or when the other side is
+//!   asleep.
 //! - **Ring full.** [`crate::Ring::send`] fails with [`Error::NoTxSlotAvailable`] (nothing
 //!   is lost silently); [`crate::Ring::wait_tx_slot`] blocks until the consumer frees a slot.
 //! - **Crashed peer.** A side that waits checks the other side's pid each time a wait slice
