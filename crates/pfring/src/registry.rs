@@ -423,3 +423,64 @@ mod tests {
         assert!(!is_live(&r));
     }
 }
+
+/// One network interface as `pfinfo dev` shows it (PF_RING's `/proc/net/pf_ring/dev/<name>`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Interface name.
+    pub name: String,
+    /// Interface index.
+    pub index: u32,
+    /// Hardware address (all zero when it has none).
+    pub mac: [u8; 6],
+    /// MTU.
+    pub mtu: u32,
+    /// Link type (`Ethernet`, `Loopback`, or `ARPHRD <n>`), from `/sys/class/net/<name>/type`;
+    /// `None` when unreadable (an interface of another namespace than `/sys` shows).
+    pub kind: Option<String>,
+    /// RX channels (ethtool; 1 when the driver reports none).
+    pub rx_queues: u32,
+    /// TX queues, counted in `/sys/class/net/<name>/queues` (`None` when unreadable).
+    pub tx_queues: Option<u32>,
+}
+
+/// The interfaces of the calling thread's network namespace, by index.
+///
+/// # Errors
+/// Listing the interfaces failed.
+pub fn devices() -> Result<Vec<DeviceInfo>> {
+    let list = crate::sys::iface::list().map_err(|source| {
+        Error::Syscall(crate::error::SyscallError {
+            call: "if_nameindex",
+            source,
+        })
+    })?;
+    Ok(list
+        .into_iter()
+        .map(|(index, name)| {
+            let sys = PathBuf::from("/sys/class/net").join(&name);
+            let kind = std::fs::read_to_string(sys.join("type"))
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .map(|t| match t {
+                    1 => "Ethernet".to_owned(),
+                    772 => "Loopback".to_owned(),
+                    n => format!("ARPHRD {n}"),
+                });
+            let tx_queues = std::fs::read_dir(sys.join("queues")).ok().map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("tx-"))
+                    .count() as u32
+            });
+            DeviceInfo {
+                mac: crate::sys::iface::mac_address(&name).unwrap_or([0; 6]),
+                mtu: crate::sys::iface::mtu(&name).unwrap_or(0),
+                rx_queues: crate::sys::iface::rx_channels(&name).unwrap_or(1),
+                kind,
+                tx_queues,
+                index,
+                name,
+            }
+        })
+        .collect())
+}
