@@ -15,7 +15,8 @@
 //! delete the entries of dead processes.
 //!
 //! The runtime directory is [`runtime_dir`]. When it cannot be created (not root and no
-//! `$XDG_RUNTIME_DIR`), rings work unregistered.
+//! `$XDG_RUNTIME_DIR`), rings work unregistered; `PFRING_NO_REGISTRY=1` in the environment
+//! turns registration off on purpose (to measure its cost).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -287,7 +288,8 @@ impl Registration {
     /// An entry for `device` of this process (not written yet).
     pub(crate) fn new(device: &str) -> Registration {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let path = rings_dir().ok().and_then(|dir| {
+        let off = std::env::var_os("PFRING_NO_REGISTRY").is_some_and(|v| v == "1");
+        let path = rings_dir().ok().filter(|_| !off).and_then(|dir| {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .create(&dir)

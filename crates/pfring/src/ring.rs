@@ -399,7 +399,7 @@ impl RingBuilder {
             }
             DeviceSpec::Userspace(name) => Backend::Shm(ShmBackend::open(
                 name,
-                shm::Role::Producer,
+                shm::Role::of(cfg.mode),
                 cfg.slots,
                 cfg.caplen,
             )?),

@@ -359,6 +359,46 @@ fn the_ring_file_is_owner_only_and_removed_by_the_last_to_close() {
 }
 
 #[test]
+fn userspace_prefix_in_recv_only_mode_is_the_receiving_side() {
+    need_runtime_dir!();
+    // Any file name works this way, not only usrN.
+    let name = format!("ring-{}", unique_name());
+    let mut rx = RingBuilder::new(&format!("userspace:{name}"))
+        .socket_mode(pfring::SocketMode::RecvOnly)
+        .slots(16)
+        .open()
+        .unwrap();
+    rx.enable().unwrap();
+    let mut tx = Ring::open(&format!("userspace:{name}"), 1536, Default::default()).unwrap();
+    tx.enable().unwrap();
+    let mut buf = Vec::new();
+    let now_ns = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    };
+    let before = now_ns();
+    for seq in 0..5 {
+        frame_into(seq, &mut buf);
+        tx.send(&buf, seq == 4).unwrap();
+    }
+    let after = now_ns();
+    let mut got = vec![];
+    while let Some(p) = rx.recv(false).unwrap() {
+        got.push(seq_of(p.data()).unwrap());
+        // Stamped when published, with the wire length and caplen of the frame.
+        let h = p.header();
+        assert!((before..=after).contains(&h.ts.as_nanos()), "{h:?}");
+        assert_eq!(
+            (h.len as usize, h.caplen as usize),
+            (p.data().len(), p.data().len())
+        );
+    }
+    assert_eq!(got, (0..5).collect::<Vec<_>>());
+}
+
+#[test]
 fn blocking_receive_is_woken_by_the_sender_and_by_breakloop() {
     need_runtime_dir!();
     let name = unique_name();

@@ -5,7 +5,9 @@
 //!   name `usr0`. A plain name is taken as the receiving side of a userspace ring when it is
 //!   `usr` followed by decimal digits (`usr0`, `usr12`), has no `@channels` and no `.vlan`,
 //!   and no network interface of that name exists in the caller's namespace (an interface
-//!   wins, so a real `usr0` device can still be captured). Both sides may open first: the
+//!   wins, so a real `usr0` device can still be captured). `userspace:NAME` opened with
+//!   [`crate::SocketMode::RecvOnly`] is the receiving side too (for names that are not
+//!   `usrN`). Both sides may open first: the
 //!   first creates the ring with its caplen and slot count (rounded up to a power of two),
 //!   the second attaches to it and uses its geometry.
 //! - **Where.** The ring is the file `<runtime dir>/usr/<name>` (see
@@ -21,6 +23,8 @@
 //!   packets (a quarter of the ring if that is less) and before it waits. A side only calls
 //!   `futex(2)` when it goes to sleep (after a bounded spin) or when the other side is
 //!   asleep.
+//! - **Timestamps** are taken when frames are published (one clock read per batch): the
+//!   moment they reach the receiver's ring, as a capture timestamp is.
 //! - **Ring full.** [`crate::Ring::send`] fails with [`Error::NoTxSlotAvailable`] (nothing
 //!   is lost silently); [`crate::Ring::wait_tx_slot`] blocks until the consumer frees a slot.
 //! - **Crashed peer.** A side that waits checks the other side's pid each time a wait slice
@@ -43,6 +47,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::device::{ChannelMask, DeviceSpec, Interfaces};
 use crate::error::{Error, Result, SyscallError};
+use crate::ring::SocketMode;
 use crate::sys::shm::{self, ShmRing, Word};
 use crate::sys::signal::Breaker;
 use crate::sys::tpacket::RawFrame;
@@ -62,6 +67,18 @@ pub(crate) enum Role {
     Producer,
     /// `usrN`: receives.
     Consumer,
+}
+
+impl Role {
+    /// The side `userspace:NAME` opens: the receiving side in [`SocketMode::RecvOnly`], the
+    /// sending side otherwise.
+    pub(crate) fn of(mode: SocketMode) -> Role {
+        if mode == SocketMode::RecvOnly {
+            Role::Consumer
+        } else {
+            Role::Producer
+        }
+    }
 }
 
 /// The name of the userspace ring a plain device name opens the consumer side of (see the
@@ -337,11 +354,7 @@ impl ShmBackend {
             }
             return Err(Error::NoTxSlotAvailable);
         }
-        let ts = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        self.ring
-            .write_slot(self.pos, ts, frame.len() as u32, frame);
+        self.ring.write_slot(self.pos, frame.len() as u32, frame);
         self.pos = self.pos.wrapping_add(1);
         self.sent += 1;
         if flush || self.pos.wrapping_sub(self.published) as usize >= watermark {
@@ -354,6 +367,16 @@ impl ShmBackend {
     pub(crate) fn publish(&mut self) {
         if self.role != Role::Producer || self.published == self.pos {
             return;
+        }
+        // One clock read per batch: frames are stamped when they become visible to the
+        // receiver (as a capture stamps a frame when it reaches the ring).
+        let ts = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut i = self.published;
+        while i != self.pos {
+            self.ring.set_timestamp(i, ts);
+            i = i.wrapping_add(1);
         }
         self.ring
             .word(Word::Prod)

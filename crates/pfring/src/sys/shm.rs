@@ -233,9 +233,10 @@ impl ShmRing {
         unsafe { self.map.as_ptr().add(HEADER_LEN + i * self.stride) }
     }
 
-    /// Writes a frame into slot `index` (masked): timestamp, wire length and the first
-    /// `min(data.len(), slot size)` bytes. Returns the bytes stored.
-    pub fn write_slot(&self, index: u32, ts_ns: u64, wire_len: u32, data: &[u8]) -> u32 {
+    /// Writes a frame into slot `index` (masked): wire length and the first
+    /// `min(data.len(), slot size)` bytes (the timestamp is [`ShmRing::set_timestamp`]'s).
+    /// Returns the bytes stored.
+    pub fn write_slot(&self, index: u32, wire_len: u32, data: &[u8]) -> u32 {
         let n = data.len().min(self.data as usize);
         let p = self.slot_ptr(index);
         // SAFETY: `p` points at a slot of `stride` ≥ SLOT_HEADER_LEN + self.data bytes inside
@@ -243,12 +244,18 @@ impl ShmRing {
         // of 64); `n` ≤ self.data bytes are copied from a separate local buffer. The slot
         // belongs to the producer (caller's protocol), so nothing reads it concurrently.
         unsafe {
-            p.cast::<u64>().write_volatile(ts_ns);
             p.add(8).cast::<u32>().write_volatile(wire_len);
             p.add(12).cast::<u32>().write_volatile(n as u32);
             std::ptr::copy_nonoverlapping(data.as_ptr(), p.add(SLOT_HEADER_LEN), n);
         }
         n as u32
+    }
+
+    /// Stamps slot `index` (masked) with `ts_ns`.
+    pub fn set_timestamp(&self, index: u32, ts_ns: u64) {
+        // SAFETY: as in `write_slot`: an aligned word at the start of a slot of the mapping,
+        // owned by the producer until it publishes the slot.
+        unsafe { self.slot_ptr(index).cast::<u64>().write_volatile(ts_ns) }
     }
 
     /// Reads slot `index`'s header: (timestamp ns, wire length, captured length clamped to the
@@ -459,7 +466,8 @@ mod tests {
         let f = memfd();
         let r = ShmRing::init(&f, 4, 64).unwrap();
         let frame: Vec<u8> = (0..100u8).collect();
-        assert_eq!(r.write_slot(6, 42, 100, &frame), 64); // slot 6 & 3 = 2, truncated
+        assert_eq!(r.write_slot(6, 100, &frame), 64); // slot 6 & 3 = 2, truncated
+        r.set_timestamp(2, 42);
         let (ts, len, cap) = r.read_slot_header(2);
         assert_eq!((ts, len, cap), (42, 100, 64));
         assert_eq!(r.slot_bytes(2, cap), &frame[..64]);
