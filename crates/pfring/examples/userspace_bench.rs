@@ -3,7 +3,10 @@
 //! ```text
 //! userspace_bench recv <usrN> <count> [burst|single]   # start first: creates the ring
 //! userspace_bench send <usrN> <count> <frame len>
+//! userspace_bench loop <usrN> <rounds>     # one process: send 256, recv 256 one by one
 //! ```
+//! `loop` prints the fastest round's ns per packet (send + recv), the measure least disturbed
+//! by other load; run it with `PFRING_NO_REGISTRY=1` and without to see the registry's cost.
 //! The receiver prints `recv <count> pkts <bytes> bytes <secs> s <Mpps> Mpps <Gbit/s> Gbps`,
 //! timed from its first packet to its last; the sender prints the same for its side.
 
@@ -76,6 +79,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             ring.flush_tx_packets()?;
             report("send", count, count * len as u64, start.elapsed());
+        }
+        "loop" => {
+            let mut rx = RingBuilder::new(name).slots(1024).caplen(128).open()?;
+            rx.enable()?;
+            let mut tx = RingBuilder::new(&format!("userspace:{name}")).open()?;
+            tx.enable()?;
+            let frame = [0x5au8; 60];
+            let mut best = Duration::MAX;
+            let mut bytes = 0usize;
+            for _ in 0..count {
+                let t = Instant::now();
+                for _ in 0..256 {
+                    tx.send(&frame, false)?;
+                }
+                tx.flush_tx_packets()?;
+                for _ in 0..256 {
+                    bytes += rx.recv(false)?.ok_or("a frame is missing")?.data().len();
+                }
+                best = best.min(t.elapsed());
+            }
+            println!(
+                "loop best {:.1} ns/pkt (send + recv), registry {}, {bytes} bytes",
+                best.as_nanos() as f64 / 256.0,
+                if rx.registry_id().is_some() {
+                    "on"
+                } else {
+                    "off"
+                }
+            );
         }
         _ => return Err(usage.into()),
     }

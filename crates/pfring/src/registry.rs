@@ -5,7 +5,7 @@
 //! in a device name becomes `_`) holding its pid, application name, device, direction,
 //! socket mode, cluster, BPF filter, slots and its counters. The file is written when the
 //! ring opens, when a setting changes, from the receive path at most about once a second
-//! (a counter check per receive call, a clock read every 16 calls, and at every wait), on
+//! (a counter check per receive call, a clock read every 64 calls, and at every wait), on
 //! [`crate::Ring::stats`] (at most every 100 ms) — so a busy or idle ring's counters are
 //! never more than about a second old — and it is removed when the ring is dropped. Each
 //! write goes to a temporary file renamed over the entry, so readers never see half a file.

@@ -1,6 +1,6 @@
 //! The ring's side of the registry ([`crate::registry`]): what goes into its entry, and when
 //! it is written. Kept out of the hot path: a receive call costs one counter increment and
-//! a test; the clock is read every 16 calls and at every wait.
+//! a test; the clock is read every 64 calls and at every wait.
 
 use super::{Backend, Direction, Ring};
 use crate::registry::{RingInfo, UPDATE_EVERY};
@@ -70,11 +70,11 @@ impl Ring {
         }
     }
 
-    /// Receive path: every 16th call checks whether a write is due.
+    /// Receive path: every 64th call checks whether a write is due.
     #[inline]
     pub(super) fn registry_tick(&mut self) {
         self.reg.calls = self.reg.calls.wrapping_add(1);
-        if self.reg.calls & 15 == 0 {
+        if self.reg.calls & 63 == 0 {
             self.registry_due();
         }
     }
