@@ -197,3 +197,27 @@ fn a_killed_pfcount_is_pruned_from_pfinfo() {
     let out = Command::new(PFINFO).args(["ring", &id]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn pfsend_to_pfcount_through_a_userspace_ring() {
+    require_privileged!();
+    let name = format!("usr{}9", std::process::id());
+    let cap = Capture::start(&name);
+    let pid = cap.pid();
+    let r = wait_rings(pid, Duration::from_secs(5), |r| r.len() == 1);
+    assert_eq!(r[0]["module"], "userspace");
+    let out = Command::new(env!("CARGO_BIN_EXE_pfsend"))
+        .args(["-i", &format!("userspace:{name}"), "-n", "5000", "-l", "60"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = wait_rings(pid, Duration::from_secs(5), |r| {
+        r.len() == 1 && r[0]["recv"] == 5000
+    });
+    assert_eq!(r[0]["drop"], 0);
+    assert_eq!(final_counts(&cap.stop()), (5000, 0));
+}
