@@ -855,6 +855,9 @@ impl Ring {
         for b in self.backend.sockets_mut() {
             b.rx.release_all_read();
         }
+        if let Backend::Shm(s) = &mut self.backend {
+            s.release_all();
+        }
         self.last_rx = None;
     }
 
@@ -1869,12 +1872,27 @@ impl SharedRing {
             if self.breaker.is_set() {
                 return Ok(None);
             }
-            let d = {
+            let (d, shm) = {
                 let mut ring = self.lock();
                 ring.release_for_wait();
-                ring.cfg.poll_duration
+                (
+                    ring.cfg.poll_duration,
+                    matches!(ring.backend, Backend::Shm(_)),
+                )
             };
-            if let Some(fd) = &self.fd {
+            if shm {
+                // A userspace ring has no descriptor that becomes readable: nap (1 ms), still
+                // woken at once by breakloop.
+                poll_in(
+                    self.breaker.eventfd().as_fd(),
+                    None,
+                    Some(d.min(Duration::from_millis(1))),
+                )
+                .map_err(|source| SyscallError {
+                    call: "poll",
+                    source,
+                })?;
+            } else if let Some(fd) = &self.fd {
                 poll_in(fd.as_fd(), Some(self.breaker.eventfd().as_fd()), Some(d)).map_err(
                     |source| SyscallError {
                         call: "poll",

@@ -422,3 +422,58 @@ fn blocking_receive_is_woken_by_the_sender_and_by_breakloop() {
     assert!(rx.poll(Duration::from_secs(1)).unwrap());
     assert_eq!(rx.num_queued_packets(), 2);
 }
+
+#[test]
+fn a_reader_polling_with_bursts_never_leaves_a_small_ring_full() {
+    need_runtime_dir!();
+    let name = unique_name();
+    let mut rx = receiver(&name, 8);
+    let mut tx = Ring::open(&format!("userspace:{name}"), 1536, Default::default()).unwrap();
+    tx.enable().unwrap();
+    let mut buf = Vec::new();
+    let mut next = 0u64;
+    for round in 0..4u64 {
+        for _ in 0..8 {
+            frame_into(next, &mut buf);
+            tx.send(&buf, true).unwrap();
+            next += 1;
+        }
+        frame_into(next, &mut buf);
+        assert!(matches!(tx.send(&buf, true), Err(Error::NoTxSlotAvailable)));
+        let burst = rx.recv_burst(256, false).unwrap();
+        let seqs: Vec<u64> = burst.iter().map(|(_, d)| seq_of(d).unwrap()).collect();
+        assert_eq!(seqs, (round * 8..round * 8 + 8).collect::<Vec<_>>());
+        drop(burst);
+        // An empty non-waiting burst hands the slots back.
+        assert!(rx.recv_burst(256, false).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_shared_ring_receives_from_another_thread() {
+    need_runtime_dir!();
+    let name = unique_name();
+    let shared = std::sync::Arc::new(receiver(&name, 64).into_shared());
+    let reader = {
+        let shared = std::sync::Arc::clone(&shared);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let mut seqs = vec![];
+            while seqs.len() < 20 {
+                match shared.recv_into(&mut buf, true).unwrap() {
+                    Some(h) => seqs.push(seq_of(&buf[..h.caplen as usize]).unwrap()),
+                    None => break,
+                }
+            }
+            seqs
+        })
+    };
+    let mut sender = Helper::start("send", &name, 0, 20);
+    sender.wait_success(Duration::from_secs(20));
+    let t = Instant::now();
+    while !reader.is_finished() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    shared.breakloop();
+    assert_eq!(reader.join().unwrap(), (0..20).collect::<Vec<_>>());
+}

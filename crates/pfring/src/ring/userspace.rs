@@ -68,8 +68,15 @@ impl Ring {
             let d = self.cfg.poll_duration;
             self.wait_readable(d)?;
         }
-        if n == 0 && wait {
-            self.consume_break();
+        if n == 0 {
+            // Nothing is held by the caller: hand every read slot back now rather than at
+            // the next batch, so the sender sees all the room there is.
+            if let Backend::Shm(s) = &mut self.backend {
+                s.release_all();
+            }
+            if wait {
+                self.consume_break();
+            }
         }
         self.last_rx = None;
         self.recv_count += n as u64;
