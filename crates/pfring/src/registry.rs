@@ -98,6 +98,9 @@ pub struct RingInfo {
     pub recv: u64,
     /// Packets lost because the ring was full ([`crate::Stats::drop`]).
     pub drop: u64,
+    /// Packets the ring's BPF filter rejected, where the filter runs in user space and counts
+    /// them (userspace rings); `None` where it does not (kernel filters drop before the ring).
+    pub filtered: Option<u64>,
     /// Frames accepted by [`crate::Ring::send`].
     pub sent: u64,
     /// When the entry was written, ms since the Unix epoch.
@@ -143,6 +146,10 @@ impl RingInfo {
         kv("ring_memory", &self.ring_memory);
         kv("recv", &self.recv);
         kv("drop", &self.drop);
+        kv(
+            "filtered",
+            &self.filtered.map_or(String::new(), |f| f.to_string()),
+        );
         kv("sent", &self.sent);
         kv("updated_ms", &self.updated_ms);
         s
@@ -195,6 +202,7 @@ impl RingInfo {
                 "recv" => r.recv = num(v)?,
                 "drop" => r.drop = num(v)?,
                 "sent" => r.sent = num(v)?,
+                "filtered" => r.filtered = if v.is_empty() { None } else { Some(num(v)?) },
                 "updated_ms" => r.updated_ms = num(v)?,
                 _ => {}
             }
@@ -385,6 +393,7 @@ mod tests {
             ring_memory: 1 << 20,
             recv: 100,
             drop: 3,
+            filtered: Some(9),
             sent: 0,
             updated_ms: 5,
         };

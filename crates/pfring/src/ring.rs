@@ -1207,9 +1207,15 @@ impl Ring {
                     crate::filter::Target::Bytes,
                 )?);
             }
+            Backend::Shm(s) if s.role == shm::Role::Consumer => {
+                s.filter = Some(crate::filter::Program::compile_for(
+                    expr,
+                    crate::filter::Target::Bytes,
+                )?);
+            }
             Backend::Shm(_) => {
                 return Err(Error::NotSupported {
-                    op: "BPF filters",
+                    op: "BPF filters on the sending side",
                     backend: "userspace",
                 });
             }
@@ -1235,7 +1241,7 @@ impl Ring {
                 }
             }
             Backend::Pcap(p) => p.filter = None,
-            Backend::Shm(_) => {}
+            Backend::Shm(s) => s.filter = None,
         }
         self.reg.bpf = None;
         self.registry_write();

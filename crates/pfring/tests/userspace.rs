@@ -477,3 +477,48 @@ fn a_shared_ring_receives_from_another_thread() {
     shared.breakloop();
     assert_eq!(reader.join().unwrap(), (0..20).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_bpf_filter_on_the_receiving_side_skips_and_counts() {
+    need_runtime_dir!();
+    let name = unique_name();
+    let mut rx = receiver(&name, 256);
+    // Frames with an even sequence number (its low byte is at offset 14).
+    rx.set_bpf_filter("ether proto 0x88b5 and ether[14] & 1 = 0")
+        .unwrap();
+    let mut tx = Ring::open(&format!("userspace:{name}"), 1536, Default::default()).unwrap();
+    tx.enable().unwrap();
+    assert!(matches!(
+        tx.set_bpf_filter("udp"),
+        Err(Error::NotSupported { .. })
+    ));
+    let mut buf = Vec::new();
+    for seq in 0..100 {
+        frame_into(seq, &mut buf);
+        tx.send(&buf, false).unwrap();
+    }
+    tx.flush_tx_packets().unwrap();
+    let mut got = vec![];
+    while let Some(p) = rx.recv(false).unwrap() {
+        got.push(seq_of(p.data()).unwrap());
+    }
+    assert_eq!(got, (0..100).step_by(2).collect::<Vec<_>>());
+    assert_eq!(rx.stats().unwrap().recv, 50);
+    // The registry entry counts the 50 rejected frames (written by stats() once the last
+    // write is 100 ms old).
+    if let Some(id) = rx.registry_id().map(str::to_owned) {
+        std::thread::sleep(Duration::from_millis(150));
+        rx.stats().unwrap();
+        let info = pfring::registry::ring(&id).unwrap().expect("own entry");
+        assert_eq!((info.recv, info.filtered), (50, Some(50)));
+        assert_eq!(
+            info.bpf_filter.as_deref(),
+            Some("ether proto 0x88b5 and ether[14] & 1 = 0")
+        );
+        assert_eq!(info.module, "userspace");
+    }
+    rx.remove_bpf_filter().unwrap();
+    frame_into(101, &mut buf);
+    tx.send(&buf, true).unwrap();
+    assert_eq!(seq_of(rx.recv(false).unwrap().unwrap().data()), Some(101));
+}

@@ -158,6 +158,7 @@ fn ring_json(r: &RingInfo) -> Value {
         "ring_memory": r.ring_memory,
         "recv": r.recv,
         "drop": r.drop,
+        "filtered": r.filtered,
         "sent": r.sent,
         "updated_ms": r.updated_ms,
     })
@@ -229,6 +230,9 @@ fn ring_text(r: &RingInfo) -> String {
         s += &line("Tot Packets", &(r.recv + r.drop));
         s += &line("Tot Pkt Lost", &r.drop);
         s += &line("Tot Read", &r.recv);
+        if let Some(f) = r.filtered {
+            s += &line("Tot Filtered", &f);
+        }
     }
     if r.socket_mode != "recv_only" {
         s += &line("TX: Send Ok", &r.sent);

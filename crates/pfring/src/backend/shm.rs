@@ -35,7 +35,9 @@
 //! - **Untrusted peer.** The geometry is validated once at attach and kept locally; every
 //!   index read from the mapping is checked (`producer - consumer ≤ slots`, else
 //!   [`Error::CorruptRing`]) and every length clamped to the slot.
-//! - Not supported: BPF filters, clusters, `send_ifindex`, MTU, and the selectable fd
+//! - **BPF filters** ([`crate::Ring::set_bpf_filter`]) run in user space on the receiving
+//!   side; rejected frames are skipped and counted (the registry's `filtered`).
+//! - Not supported: clusters, `send_ifindex`, MTU, and the selectable fd
 //!   (the ring file's descriptor is returned, which `poll(2)` always reports readable:
 //!   use [`crate::Ring::poll`] to wait).
 
@@ -146,6 +148,10 @@ pub(crate) struct ShmBackend {
     peer: u32,
     /// Frames sent (producer).
     pub(crate) sent: u64,
+    /// The application's BPF filter, run in user space on each frame (consumer).
+    pub(crate) filter: Option<crate::filter::Program>,
+    /// Frames the filter rejected (consumer).
+    pub(crate) filtered: u64,
 }
 
 impl ShmBackend {
@@ -220,6 +226,8 @@ impl ShmBackend {
                 published: pos,
                 peer,
                 sent: 0,
+                filter: None,
+                filtered: 0,
             });
         }
         Err(Error::DeviceBusy {
@@ -499,14 +507,24 @@ impl ShmBackend {
         Ok(())
     }
 
-    /// The next frame (its bytes stay in the slot until the next receive call), or `None`.
+    /// The next frame that passes the filter (its bytes stay in the slot until the next
+    /// receive call), or `None`. Rejected frames are counted and skipped (at most a ring's
+    /// worth per call).
     pub(crate) fn next_frame(&mut self, caplen: u32) -> Result<Option<RawFrame>> {
-        if self.available()? == 0 {
-            return Ok(None);
-        }
-        let slot = self.pos;
-        self.pos = self.pos.wrapping_add(1);
-        let (ts, len, cap) = self.ring.read_slot_header(slot);
+        let (slot, ts, len, cap) = loop {
+            if self.available()? == 0 {
+                return Ok(None);
+            }
+            let slot = self.pos;
+            self.pos = self.pos.wrapping_add(1);
+            let (ts, len, cap) = self.ring.read_slot_header(slot);
+            match &self.filter {
+                Some(f) if !f.matches(self.ring.slot_bytes(slot, cap), len) => {
+                    self.filtered += 1;
+                }
+                _ => break (slot, ts, len, cap),
+            }
+        };
         Ok(Some(RawFrame {
             sec: (ts / 1_000_000_000).min(u64::from(u32::MAX)) as u32,
             nsec: (ts % 1_000_000_000) as u32,

@@ -50,6 +50,12 @@ impl Ring {
             recv: st.recv,
             drop: st.drop,
             sent: self.tx_stats().0,
+            filtered: match &self.backend {
+                Backend::Shm(s) if s.role == crate::backend::shm::Role::Consumer => {
+                    Some(s.filtered)
+                }
+                _ => None,
+            },
             ..RingInfo::default()
         }
     }
