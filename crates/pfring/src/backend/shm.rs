@@ -31,7 +31,8 @@
 //!   (50 ms) passes without a wake-up: if that process is gone without closing the ring the
 //!   wait fails with [`Error::PeerGone`]; a full ring whose consumer died fails the same way
 //!   instead of `NoTxSlotAvailable`. A peer that closed cleanly is not an error: the
-//!   consumer simply sees no more packets until a producer attaches again.
+//!   consumer simply sees no more packets until a producer attaches again. Both sides must
+//!   share a pid namespace (the pids in the header are checked with `kill(pid, 0)`).
 //! - **Untrusted peer.** The geometry is validated once at attach and kept locally; every
 //!   index read from the mapping is checked (`producer - consumer ≤ slots`, else
 //!   [`Error::CorruptRing`]) and every length clamped to the slot.
