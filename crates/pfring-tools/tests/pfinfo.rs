@@ -2,78 +2,29 @@
 //! in `pfinfo rings --json` with the counters pfcount itself reports, and disappears when it
 //! exits or is killed with SIGKILL.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pfring_testkit::{NetNs, RawSender, VethPair, require_privileged, udp_frame};
 use serde_json::Value;
 
-const PFCOUNT: &str = env!("CARGO_BIN_EXE_pfcount");
+mod common;
+
+use common::Pfcount;
+
 const PFINFO: &str = env!("CARGO_BIN_EXE_pfinfo");
 
-/// pfcount started in the current thread's namespace; killed (by PID) on drop.
-struct Capture {
-    child: Child,
+/// Starts pfcount on `dev` (quiet, 100 ms poll waits) and waits for its banner.
+fn capture(dev: &str) -> Pfcount {
+    Pfcount::start(&["-i", dev, "-q", "-p", "100"])
 }
 
-impl Capture {
-    /// Starts pfcount and waits (≤ 10 s) for its banner.
-    fn start(dev: &str) -> Capture {
-        let mut child = Command::new(PFCOUNT)
-            .args(["-i", dev, "-q", "-p", "100"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn pfcount");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if l.starts_with("# Polling threads") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("pfcount did not start");
-        Capture { child }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGINT, then its stderr (the final stats block) once it exited (≤ 10 s).
-    fn stop(mut self) -> String {
-        let st = Command::new("kill")
-            .args(["-INT", &self.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "pfcount did not exit on SIGINT");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        err
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// SIGINT, then pfcount's stderr (the final stats block) once it exited (≤ 10 s).
+fn stop(mut p: Pfcount) -> String {
+    p.signal(libc::SIGINT);
+    let (st, _, err) = p.finish(Duration::from_secs(10));
+    assert!(st.success(), "{st:?} {err}");
+    err
 }
 
 fn pfinfo(args: &[&str]) -> String {
@@ -125,8 +76,8 @@ fn pfinfo_shows_a_running_pfcount_with_its_own_counters() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "pia", "pib").unwrap();
-    let cap = Capture::start("pib");
-    let pid = cap.pid();
+    let cap = capture("pib");
+    let pid = cap.child.id();
     let r = wait_rings(pid, Duration::from_secs(5), |r| r.len() == 1);
     assert_eq!(r[0]["appl_name"], "pfcount");
     assert_eq!(r[0]["device"], "pib");
@@ -169,7 +120,7 @@ fn pfinfo_shows_a_running_pfcount_with_its_own_counters() {
     );
 
     // pfcount's own final stats are what pfinfo showed.
-    let err = cap.stop();
+    let err = stop(cap);
     assert_eq!(final_counts(&err), shown, "{err}");
     assert_eq!(shown, (N, 0));
     // Closed cleanly: its entry is gone.
@@ -181,8 +132,8 @@ fn a_killed_pfcount_is_pruned_from_pfinfo() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let _veth = VethPair::new(&ns, "pka", "pkb").unwrap();
-    let mut cap = Capture::start("pkb");
-    let pid = cap.pid();
+    let mut cap = capture("pkb");
+    let pid = cap.child.id();
     let r = wait_rings(pid, Duration::from_secs(5), |r| r.len() == 1);
     let id = r[0]["id"].as_str().unwrap().to_owned();
     let entry = pfring::registry::rings_dir().unwrap().join(&id);
@@ -202,8 +153,8 @@ fn a_killed_pfcount_is_pruned_from_pfinfo() {
 fn pfsend_to_pfcount_through_a_userspace_ring() {
     require_privileged!();
     let name = format!("usr{}9", std::process::id());
-    let cap = Capture::start(&name);
-    let pid = cap.pid();
+    let cap = capture(&name);
+    let pid = cap.child.id();
     let r = wait_rings(pid, Duration::from_secs(5), |r| r.len() == 1);
     assert_eq!(r[0]["module"], "userspace");
     let out = Command::new(env!("CARGO_BIN_EXE_pfsend"))
@@ -219,5 +170,5 @@ fn pfsend_to_pfcount_through_a_userspace_ring() {
         r.len() == 1 && r[0]["recv"] == 5000
     });
     assert_eq!(r[0]["drop"], 0);
-    assert_eq!(final_counts(&cap.stop()), (5000, 0));
+    assert_eq!(final_counts(&stop(cap)), (5000, 0));
 }

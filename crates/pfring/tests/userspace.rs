@@ -182,6 +182,15 @@ impl Drop for Helper {
     }
 }
 
+/// The sequence numbers of every frame queued now (receiving without waiting).
+fn drain(rx: &mut Ring) -> Vec<u64> {
+    let mut got = vec![];
+    while let Some(p) = rx.recv(false).unwrap() {
+        got.push(seq_of(p.data()).unwrap());
+    }
+    got
+}
+
 fn receiver(name: &str, slots: u32) -> Ring {
     let mut r = RingBuilder::new(name).slots(slots).open().unwrap();
     r.enable().unwrap();
@@ -238,11 +247,7 @@ fn a_full_ring_refuses_the_frame_and_takes_it_once_read() {
     assert!(!tx.wait_tx_slot(Duration::from_millis(100)).unwrap());
     assert_eq!(tx.tx_stats(), (8, 8));
     // The receiver drains the ring; then exactly 8 more fit.
-    let mut got = vec![];
-    while let Some(p) = rx.recv(false).unwrap() {
-        got.push(seq_of(p.data()).unwrap());
-    }
-    assert_eq!(got, (0..8).collect::<Vec<_>>());
+    assert_eq!(drain(&mut rx), (0..8).collect::<Vec<_>>());
     assert!(tx.wait_tx_slot(Duration::from_millis(100)).unwrap());
     for seq in 8..16 {
         frame_into(seq, &mut buf);
@@ -250,11 +255,7 @@ fn a_full_ring_refuses_the_frame_and_takes_it_once_read() {
     }
     frame_into(16, &mut buf);
     assert!(matches!(tx.send(&buf, true), Err(Error::NoTxSlotAvailable)));
-    let mut got = vec![];
-    while let Some(p) = rx.recv(false).unwrap() {
-        got.push(seq_of(p.data()).unwrap());
-    }
-    assert_eq!(got, (8..16).collect::<Vec<_>>());
+    assert_eq!(drain(&mut rx), (8..16).collect::<Vec<_>>());
     // The receiving side cannot send, the sending side cannot receive.
     assert!(matches!(
         rx.send(&buf, true),
@@ -307,11 +308,7 @@ fn a_killed_sender_is_reported_to_the_receiver_and_a_new_one_can_attach() {
     let mut rx = receiver(&name, 64);
     let mut peer = Helper::start("send-hold", &name, 0, 10);
     peer.wait_line("HELPER sent 10", Duration::from_secs(20));
-    let mut got = vec![];
-    while let Some(p) = rx.recv(false).unwrap() {
-        got.push(seq_of(p.data()).unwrap());
-    }
-    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    assert_eq!(drain(&mut rx), (0..10).collect::<Vec<_>>());
     let pid = peer.child.id();
     peer.kill9();
     let t = Instant::now();
@@ -327,11 +324,7 @@ fn a_killed_sender_is_reported_to_the_receiver_and_a_new_one_can_attach() {
     // A new sender takes the dead one's place.
     let mut again = Helper::start("send", &name, 10, 5);
     again.wait_success(Duration::from_secs(20));
-    let mut got = vec![];
-    while let Some(p) = rx.recv(false).unwrap() {
-        got.push(seq_of(p.data()).unwrap());
-    }
-    assert_eq!(got, (10..15).collect::<Vec<_>>());
+    assert_eq!(drain(&mut rx), (10..15).collect::<Vec<_>>());
 }
 
 #[test]
@@ -498,11 +491,7 @@ fn a_bpf_filter_on_the_receiving_side_skips_and_counts() {
         tx.send(&buf, false).unwrap();
     }
     tx.flush_tx_packets().unwrap();
-    let mut got = vec![];
-    while let Some(p) = rx.recv(false).unwrap() {
-        got.push(seq_of(p.data()).unwrap());
-    }
-    assert_eq!(got, (0..100).step_by(2).collect::<Vec<_>>());
+    assert_eq!(drain(&mut rx), (0..100).step_by(2).collect::<Vec<_>>());
     assert_eq!(rx.stats().unwrap().recv, 50);
     // The registry entry counts the 50 rejected frames (written by stats() once the last
     // write is 100 ms old).
