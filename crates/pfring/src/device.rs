@@ -18,7 +18,8 @@
 //! | `zc:10@0` / `zc:eth0@1` | queue 0 of ZC cluster 10 / a ZC-opened interface queue |
 //! | `pcap:file.pcap` | a capture file |
 //! | `multi:eth0@1;eth1` | one handle over several default-module devices |
-//! | `userspace:name` | a shared-memory ring created by another process |
+//! | `userspace:name` | the sending side of a shared-memory ring to another process (the receiving side with `SocketMode::RecvOnly`) |
+//! | `usr0` (`usr` + digits, when no interface has that name) | the receiving side of `userspace:usr0` |
 //! | `stack:eth0` | stack injection: send into the stack, capture what the stack transmits |
 
 use std::fmt;

@@ -137,6 +137,30 @@ pub enum Error {
     /// A `zc:` cluster queue failed (no such cluster, another user's, the master is gone...).
     #[error("ZC cluster: {0}")]
     Zc(#[from] pfring_zc::Error),
+    /// The other process of a userspace ring (`userspace:`) died without closing it.
+    #[error("the {peer} of userspace ring {name} (pid {pid}) exited without closing the ring")]
+    PeerGone {
+        /// The ring's name (`usr0`).
+        name: String,
+        /// `"sender"` or `"receiver"`.
+        peer: &'static str,
+        /// The dead process.
+        pid: u32,
+    },
+    /// A userspace ring's shared memory holds values no valid peer writes.
+    #[error("userspace ring {name} is corrupt: {reason}")]
+    CorruptRing {
+        /// The ring's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No runtime directory for ring files: not root and `$XDG_RUNTIME_DIR` unset.
+    #[error("no runtime directory for {what}: run as root (/run/pfring) or set XDG_RUNTIME_DIR")]
+    NoRuntimeDir {
+        /// What needed it.
+        what: &'static str,
+    },
     /// A system call failed for a reason not covered by a more specific variant.
     #[error(transparent)]
     Syscall(#[from] SyscallError),
@@ -174,6 +198,7 @@ impl Error {
             Error::RingNotEnabled => -12,
             Error::AlreadyEnabled { .. } | Error::WrongSocketMode { .. } => -11,
             Error::DeviceBusy { .. } | Error::PermissionDenied { .. } | Error::Syscall(_) => -1,
+            Error::PeerGone { .. } | Error::CorruptRing { .. } | Error::NoRuntimeDir { .. } => -1,
         }
     }
 

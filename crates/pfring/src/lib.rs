@@ -11,7 +11,8 @@
 //! | packet parsing | [`parse`] | L2..L4 and tunnel headers (`pfring_parse_pkt`), the PF_RING hashes, the pfcount packet line |
 //! | filters | [`filter`] | pcap-filter → classic BPF compiler, optimizer, interpreter |
 //! | public handle | `ring` | `RingBuilder` → `Ring`: open, enable, recv, stats, ... |
-//! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module), AF_XDP (`xdp:`), files; later ZC |
+//! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module), AF_XDP (`xdp:`), files, userspace rings (`userspace:`), ZC cluster slaves (`zc:`) |
+//! | ring registry | [`registry`] | every open ring's entry under the runtime directory (what `/proc/net/pf_ring` showed), read by `pfinfo` |
 //! | system calls | `sys` | the only place with `unsafe`: sockets, mmap, ring views |
 //!
 //! ## Minimum kernel
@@ -29,6 +30,7 @@ pub mod filter;
 pub mod packet;
 pub mod parse;
 pub mod pcap;
+pub mod registry;
 pub mod ring;
 mod sys;
 

@@ -24,6 +24,7 @@ mod clock;
 use crate::backend::multi::{self, MultiBackend};
 use crate::backend::packet::{PACKET_OUTGOING, PacketBackend};
 use crate::backend::pcap_file::PcapBackend;
+use crate::backend::shm::{self, ShmBackend};
 use crate::backend::xdp::{XdpBackend, XdpInfo, XdpMode};
 use crate::backend::zc::ZcBackend;
 use crate::device::DeviceSpec;
@@ -42,6 +43,10 @@ mod hw_rules;
 mod rules_api;
 
 pub use hw_rules::{FilteringMode, HwFilteringRule, HwRuleAction, HwRulePlacement};
+/// Ring registry hooks (`crate::registry`): child module, so it reads the ring's fields.
+mod hooks;
+/// Receive paths of userspace rings (`userspace:` / `usrN`).
+mod userspace;
 
 /// PF_RING API level this library implements (`RING_VERSION_NUM` of 5.4.0, `0x00MMmmpp`).
 #[doc(alias = "RING_VERSION_NUM")]
@@ -432,6 +437,21 @@ impl RingBuilder {
         }
         cfg.caplen = cfg.caplen.min(MAX_CAPLEN);
         let backend = match &spec {
+            DeviceSpec::Packet(_) if shm::consumer_name(&spec).is_some() => {
+                let name = shm::consumer_name(&spec).unwrap_or_default();
+                Backend::Shm(ShmBackend::open(
+                    &name,
+                    shm::Role::Consumer,
+                    cfg.slots,
+                    cfg.caplen,
+                )?)
+            }
+            DeviceSpec::Userspace(name) => Backend::Shm(ShmBackend::open(
+                name,
+                shm::Role::of(cfg.mode),
+                cfg.slots,
+                cfg.caplen,
+            )?),
             DeviceSpec::Packet(dev) if matches!(&dev.interfaces, crate::device::Interfaces::List(l) if l.len() > 1) =>
             {
                 let members = multi::members_of(std::slice::from_ref(dev))?;
@@ -458,6 +478,7 @@ impl RingBuilder {
                 });
             }
         };
+        let reg = crate::registry::Registration::new(&self.device);
         let mut ring = Ring {
             backend,
             device: self.device,
@@ -474,10 +495,12 @@ impl RingBuilder {
             burst_member: 0,
             last_rx: None,
             rules: None,
+            reg,
         };
         if ring.cfg.hw_timestamp {
             ring.enable_hw_timestamp_all()?;
         }
+        ring.registry_write();
         Ok(ring)
     }
 }
@@ -493,6 +516,8 @@ enum Backend {
     Xdp(Box<XdpBackend>),
     /// A `zc:<cluster>@<queue>` slave.
     Zc(Box<ZcBackend>),
+    /// A shared-memory ring with another process (`userspace:usr0` sends, `usr0` receives).
+    Shm(ShmBackend),
 }
 
 impl Backend {
@@ -501,7 +526,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_ref(b),
             Backend::Multi(m) => &m.members,
-            Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => &[],
+            Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) | Backend::Shm(_) => &[],
         }
     }
 
@@ -509,7 +534,7 @@ impl Backend {
         match self {
             Backend::Packet(b) => std::slice::from_mut(b),
             Backend::Multi(m) => &mut m.members,
-            Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => &mut [],
+            Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) | Backend::Shm(_) => &mut [],
         }
     }
 }
@@ -578,6 +603,8 @@ pub struct Ring {
     /// PF_RING's software rules (`None` until a rule call: the receive path then pays one
     /// branch).
     rules: Option<Box<rules_api::RingRules>>,
+    /// This ring's entry in the ring registry.
+    reg: crate::registry::Registration,
 }
 
 impl Ring {
@@ -618,6 +645,7 @@ impl Ring {
             b.enable(&self.cfg)?;
         }
         self.enabled = true;
+        self.registry_write();
         Ok(())
     }
 
@@ -638,6 +666,7 @@ impl Ring {
             b.update_stats()?;
         }
         self.enabled = false;
+        self.registry_write();
         Ok(())
     }
 
@@ -696,6 +725,10 @@ impl Ring {
     fn wait_readable(&mut self, timeout: Duration) -> Result<usize> {
         let deadline = Instant::now() + timeout;
         let watermark = usize::from(self.cfg.watermark.max(1));
+        self.registry_due();
+        if let Backend::Shm(s) = &mut self.backend {
+            return s.wait_readable(watermark, timeout, &self.breaker);
+        }
         if let Backend::Zc(z) = &mut self.backend {
             return Ok(usize::from(z.wait(timeout, &self.breaker)?));
         }
@@ -707,7 +740,7 @@ impl Ring {
                 Backend::Xdp(x) => x.rx.ready(watermark),
                 // A file is always readable until its end.
                 Backend::Pcap(p) => return Ok(usize::from(!p.end_of_file())),
-                Backend::Zc(_) => 0,
+                Backend::Zc(_) | Backend::Shm(_) => 0,
             };
             if ready >= watermark || self.breaker.is_set() {
                 return Ok(ready);
@@ -766,11 +799,13 @@ impl Ring {
     #[doc(alias = "pfring_recv")]
     pub fn recv(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
         self.check_recv()?;
+        self.registry_tick();
         match self.backend {
             Backend::Pcap(_) => return self.recv_file(),
             Backend::Zc(_) => return self.recv_zc(wait),
             Backend::Multi(_) => return self.recv_multi(wait),
             Backend::Xdp(_) => return self.recv_xdp(wait),
+            Backend::Shm(_) => return self.recv_shm(wait),
             Backend::Packet(_) => {}
         }
         loop {
@@ -1089,7 +1124,11 @@ impl Ring {
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
     pub fn end_of_file(&self) -> bool {
         match &self.backend {
-            Backend::Packet(_) | Backend::Multi(_) | Backend::Xdp(_) | Backend::Zc(_) => false,
+            Backend::Packet(_)
+            | Backend::Multi(_)
+            | Backend::Xdp(_)
+            | Backend::Zc(_)
+            | Backend::Shm(_) => false,
             Backend::Pcap(p) => p.end_of_file(),
         }
     }
@@ -1099,6 +1138,9 @@ impl Ring {
     fn release_for_wait(&mut self) {
         for b in self.backend.sockets_mut() {
             b.rx.release_all_read();
+        }
+        if let Backend::Shm(s) = &mut self.backend {
+            s.release_all();
         }
         self.last_rx = None;
     }
@@ -1140,6 +1182,10 @@ impl Ring {
     pub fn recv_burst(&mut self, max: usize, wait: bool) -> Result<Burst<'_>> {
         self.check_recv()?;
         let max = max.clamp(1, MAX_BURST);
+        self.registry_tick();
+        if let Backend::Shm(_) = self.backend {
+            return self.recv_burst_shm(max, wait);
+        }
         if let Backend::Pcap(_) = self.backend {
             // Files deliver one record per burst (the record buffer is reused).
             let len = usize::from(self.recv_file()?.is_some());
@@ -1307,6 +1353,7 @@ impl Ring {
             Backend::Xdp(x) => x.rx.ready(1) > 0,
             Backend::Pcap(p) => !p.end_of_file(),
             Backend::Zc(z) => z.slave.queued() != 0,
+            Backend::Shm(s) => s.readable() > 0,
         }
     }
 
@@ -1324,6 +1371,7 @@ impl Ring {
             Backend::Xdp(x) => x.rx.ready(1_000_000) as u32,
             Backend::Pcap(p) => u32::from(!p.end_of_file()),
             Backend::Zc(z) => z.slave.queued().min(1_000_000) as u32,
+            Backend::Shm(s) => s.readable() as u32,
         }
     }
 
@@ -1368,6 +1416,12 @@ impl Ring {
     /// `PACKET_STATISTICS` failure.
     #[doc(alias = "pfring_stats")]
     pub fn stats(&mut self) -> Result<Stats> {
+        let st = self.stats_inner()?;
+        self.registry_stats();
+        Ok(st)
+    }
+
+    fn stats_inner(&mut self) -> Result<Stats> {
         match &mut self.backend {
             Backend::Packet(b) => {
                 b.update_stats()?;
@@ -1399,6 +1453,11 @@ impl Ring {
                 recv: self.recv_count,
                 drop: z.slave.stats().drops,
             }),
+            // Nothing is lost: a full ring refuses the sender's frame.
+            Backend::Shm(_) => Ok(Stats {
+                recv: self.recv_count,
+                drop: 0,
+            }),
         }
     }
 
@@ -1424,7 +1483,11 @@ impl Ring {
                 }
                 Ok(out)
             }
-            Backend::Packet(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => {
+            Backend::Packet(_)
+            | Backend::Pcap(_)
+            | Backend::Xdp(_)
+            | Backend::Zc(_)
+            | Backend::Shm(_) => {
                 let st = self.stats()?;
                 Ok(vec![(self.device.clone(), st)])
             }
@@ -1445,12 +1508,17 @@ impl Ring {
             // Runs in the XDP program: rejected frames go on to the network stack.
             Backend::Xdp(x) => {
                 x.set_filter(Some(expr))?;
+                self.reg.bpf = Some(expr.to_owned());
+                self.registry_write();
                 return self.sync_rules();
             }
-            Backend::Pcap(_) | Backend::Zc(_) => crate::filter::Target::Bytes,
+            Backend::Pcap(_) | Backend::Zc(_) | Backend::Shm(_) => crate::filter::Target::Bytes,
             Backend::Packet(_) | Backend::Multi(_) => crate::filter::Target::Kernel,
         };
-        self.set_bpf_program(crate::filter::Program::compile_for(expr, target)?)
+        self.set_bpf_program(crate::filter::Program::compile_for(expr, target)?)?;
+        self.reg.bpf = Some(expr.to_owned());
+        self.registry_write();
+        Ok(())
     }
 
     /// Sets an already compiled classic BPF program as the filter (libpcap's
@@ -1466,6 +1534,13 @@ impl Ring {
             Backend::Pcap(p) => p.filter = Some(prog),
             Backend::Zc(z) => z.filter = Some(prog),
             Backend::Xdp(x) => x.set_program(Some(&prog), Some("(compiled program)".into()))?,
+            Backend::Shm(s) if s.role == shm::Role::Consumer => s.filter = Some(prog),
+            Backend::Shm(_) => {
+                return Err(Error::NotSupported {
+                    op: "BPF filters on the sending side",
+                    backend: "userspace",
+                });
+            }
             Backend::Packet(_) | Backend::Multi(_) => {
                 let enabled = self.enabled;
                 let cfg = &self.cfg;
@@ -1483,6 +1558,8 @@ impl Ring {
                 }
             }
         }
+        self.reg.bpf = Some("(compiled program)".to_owned());
+        self.registry_write();
         // The offloaded rules run after the new filter (or go back to the library).
         self.sync_rules()
     }
@@ -1505,7 +1582,10 @@ impl Ring {
             Backend::Pcap(p) => p.filter = None,
             Backend::Xdp(x) => x.set_filter(None)?,
             Backend::Zc(z) => z.filter = None,
+            Backend::Shm(s) => s.filter = None,
         }
+        self.reg.bpf = None;
+        self.registry_write();
         self.sync_rules()
     }
 
@@ -1546,6 +1626,12 @@ impl Ring {
                     backend: "zc",
                 });
             }
+            Backend::Shm(_) => {
+                return Err(Error::NotSupported {
+                    op: "clusters",
+                    backend: "userspace",
+                });
+            }
         };
         crate::cluster::fanout_mode(ty)?;
         match b.cluster {
@@ -1567,6 +1653,7 @@ impl Ring {
             b.cluster = None;
             return Err(e);
         }
+        self.registry_write();
         Ok(())
     }
 
@@ -1584,9 +1671,15 @@ impl Ring {
     pub fn remove_from_cluster(&mut self) -> Result<()> {
         self.release_for_wait();
         match &mut self.backend {
-            Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled),
-            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => Ok(()),
+            Backend::Packet(b) => b.leave_cluster(&self.cfg, self.enabled)?,
+            Backend::Multi(_)
+            | Backend::Pcap(_)
+            | Backend::Xdp(_)
+            | Backend::Zc(_)
+            | Backend::Shm(_) => {}
         }
+        self.registry_write();
+        Ok(())
     }
 
     /// RSS rehash (`pfring_enable_rss_rehash`): a ring bound to some RX channels
@@ -1621,6 +1714,12 @@ impl Ring {
                     backend: "zc",
                 });
             }
+            Backend::Shm(_) => {
+                return Err(Error::NotSupported {
+                    op: "enable_rss_rehash",
+                    backend: "userspace",
+                });
+            }
             // The XDP program redirects each frame to the socket of the queue it came on.
             Backend::Xdp(_) => {
                 return Err(Error::NotSupported {
@@ -1641,7 +1740,11 @@ impl Ring {
     pub fn cluster(&self) -> Option<(u16, crate::ClusterType)> {
         match &self.backend {
             Backend::Packet(b) => b.cluster.map(|m| (m.id, m.ty)),
-            Backend::Multi(_) | Backend::Pcap(_) | Backend::Xdp(_) | Backend::Zc(_) => None,
+            Backend::Multi(_)
+            | Backend::Pcap(_)
+            | Backend::Xdp(_)
+            | Backend::Zc(_)
+            | Backend::Shm(_) => None,
         }
     }
 
@@ -1657,6 +1760,7 @@ impl Ring {
                 b.apply_filter(&self.cfg)?;
             }
         }
+        self.registry_write();
         Ok(())
     }
 
@@ -1697,6 +1801,7 @@ impl Ring {
             ));
         }
         self.app_name = Some(name.to_owned());
+        self.registry_write();
         Ok(())
     }
 
@@ -1720,7 +1825,7 @@ impl Ring {
             },
             Backend::Xdp(x) => iface::mac_address(&x.ifname)
                 .map_err(|e| Error::from_os("SIOCGIFHWADDR", e, "read MAC", "none", &x.ifname)),
-            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok([0; 6]),
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) | Backend::Shm(_) => Ok([0; 6]),
         }
     }
 
@@ -1731,7 +1836,7 @@ impl Ring {
         match &self.backend {
             Backend::Packet(b) => b.ifindex,
             Backend::Xdp(x) => x.ifindex,
-            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => 0,
+            Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) | Backend::Shm(_) => 0,
         }
     }
 
@@ -1796,6 +1901,10 @@ impl Ring {
                 op: "mtu",
                 backend: "zc",
             }),
+            Backend::Shm(_) => Err(Error::NotSupported {
+                op: "mtu",
+                backend: "userspace",
+            }),
         }
     }
 
@@ -1833,6 +1942,9 @@ impl Ring {
                 nsec,
             }),
             Backend::Zc(z) => z.peek(),
+            Backend::Shm(s) => s
+                .peek_timestamp()
+                .map(|(sec, nsec)| Timestamp { sec, nsec }),
         }
     }
 
@@ -1855,6 +1967,7 @@ impl Ring {
             Backend::Pcap(_) => 0,
             Backend::Xdp(x) => x.memory(),
             Backend::Zc(z) => z.slave.memory(),
+            Backend::Shm(s) => s.memory(),
         }
     }
 
@@ -1892,6 +2005,7 @@ impl Ring {
             Backend::Packet(b) => b.send(frame, flush, wm, bypass),
             Backend::Xdp(x) => x.send(frame, flush, wm),
             Backend::Zc(z) => z.send(frame),
+            Backend::Shm(s) => s.send(frame, flush, wm),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
@@ -1909,6 +2023,10 @@ impl Ring {
         match &mut self.backend {
             Backend::Packet(b) => b.flush_tx(),
             Backend::Xdp(x) => x.flush_tx(),
+            Backend::Shm(s) => {
+                s.publish();
+                Ok(())
+            }
             Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => Ok(()),
         }
     }
@@ -1936,6 +2054,7 @@ impl Ring {
         match &mut self.backend {
             Backend::Packet(b) => b.wait_tx_slot(timeout, bypass),
             Backend::Xdp(x) => x.wait_tx_slot(timeout),
+            Backend::Shm(s) => s.wait_tx_slot(timeout),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Zc(_) => Err(Error::NotSupported {
                 op: "waiting for a TX slot",
@@ -1954,6 +2073,7 @@ impl Ring {
         match &self.backend {
             Backend::Packet(b) => b.tx_counts(),
             Backend::Xdp(x) => x.tx_counts(),
+            Backend::Shm(s) => (s.sent, s.pending()),
             Backend::Multi(_) | Backend::Pcap(_) | Backend::Zc(_) => (0, 0),
         }
     }
@@ -1977,6 +2097,10 @@ impl Ring {
             Backend::Xdp(_) => Err(Error::NotSupported {
                 op: "sending on another interface than the ring's",
                 backend: "xdp",
+            }),
+            Backend::Shm(_) => Err(Error::NotSupported {
+                op: "send_ifindex",
+                backend: "userspace",
             }),
             Backend::Multi(_) => Err(multi_send()),
             Backend::Zc(_) => Err(Error::NotSupported {
@@ -2025,6 +2149,10 @@ impl Ring {
                 backend: "zc",
             }),
             Backend::Multi(_) => Err(multi_send()),
+            Backend::Shm(_) => Err(Error::NotSupported {
+                op: "send_last_rx_packet",
+                backend: "userspace",
+            }),
             Backend::Pcap(_) => Err(Error::NotSupported {
                 op: "sending",
                 backend: "pcap",
@@ -2084,6 +2212,7 @@ impl AsFd for Ring {
             Backend::Xdp(x) => x.fd(),
             // A cluster queue has no readiness descriptor: the break eventfd stands in.
             Backend::Zc(_) => self.breaker.eventfd().as_fd(),
+            Backend::Shm(s) => s.fd(),
         }
     }
 }
@@ -2132,24 +2261,28 @@ impl Burst<'_> {
     pub fn iter(&self) -> impl Iterator<Item = (PacketHeader, &[u8])> {
         let ring = &*self.ring;
         // Device rings fill `burst`; a file ring holds at most its current record.
-        let (rx, frames, file) = match &ring.backend {
-            Backend::Packet(b) => (Some(&b.rx), &ring.burst[..self.len], None),
+        let (rx, frames, file, shm) = match &ring.backend {
+            Backend::Packet(b) => (Some(&b.rx), &ring.burst[..self.len], None, None),
             Backend::Multi(m) => (
                 m.members.get(ring.burst_member).map(|b| &b.rx),
                 &ring.burst[..self.len],
+                None,
                 None,
             ),
             Backend::Pcap(p) => (
                 None,
                 &ring.burst[..0],
                 (self.len == 1).then_some((p.hdr, &p.buf[..])),
+                None,
             ),
             Backend::Zc(z) => (
                 None,
                 &ring.burst[..0],
                 (self.len == 1).then(|| (z.hdr, z.data())),
+                None,
             ),
-            Backend::Xdp(_) => (None, &ring.burst[..self.len], None),
+            Backend::Xdp(_) => (None, &ring.burst[..self.len], None, None),
+            Backend::Shm(s) => (None, &ring.burst[..self.len], None, Some(s)),
         };
         let xdp = match &ring.backend {
             Backend::Xdp(x) => Some(&x.rx),
@@ -2160,9 +2293,10 @@ impl Burst<'_> {
             .iter()
             .map(move |f| {
                 let mut h = ring.header_of(f);
-                let data = match xdp {
-                    Some(x) => x.frame_bytes(f, h.caplen),
-                    None => rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen)),
+                let data = match (xdp, shm) {
+                    (Some(x), _) => x.frame_bytes(f, h.caplen),
+                    (None, Some(s)) => s.frame_bytes(f, h.caplen),
+                    (None, None) => rx.map_or(&[][..], |rx| rx.frame_bytes(f, h.caplen)),
                 };
                 if long {
                     h.extended_hdr.pkt_hash = long_header_hash(data);
@@ -2188,7 +2322,8 @@ impl Drop for Burst<'_> {
                 }
             }
             Backend::Xdp(x) => x.rx.recycle_all(&self.ring.burst[..self.len]),
-            Backend::Pcap(_) | Backend::Zc(_) => {}
+            // Userspace slots are released by the next receive call.
+            Backend::Pcap(_) | Backend::Zc(_) | Backend::Shm(_) => {}
         }
     }
 }
@@ -2228,12 +2363,27 @@ impl SharedRing {
             if self.breaker.is_set() {
                 return Ok(None);
             }
-            let d = {
+            let (d, shm) = {
                 let mut ring = self.lock();
                 ring.release_for_wait();
-                ring.cfg.poll_duration
+                (
+                    ring.cfg.poll_duration,
+                    matches!(ring.backend, Backend::Shm(_)),
+                )
             };
-            if let Some(fd) = &self.fd {
+            if shm {
+                // A userspace ring has no descriptor that becomes readable: nap (1 ms), still
+                // woken at once by breakloop.
+                poll_in(
+                    self.breaker.eventfd().as_fd(),
+                    None,
+                    Some(d.min(Duration::from_millis(1))),
+                )
+                .map_err(|source| SyscallError {
+                    call: "poll",
+                    source,
+                })?;
+            } else if let Some(fd) = &self.fd {
                 poll_in(fd.as_fd(), Some(self.breaker.eventfd().as_fd()), Some(d)).map_err(
                     |source| SyscallError {
                         call: "poll",

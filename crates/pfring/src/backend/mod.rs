@@ -17,12 +17,15 @@
 //!
 //! `zc:<cluster>@<queue>` is a slave of a `pfring-zc` cluster (`zc.rs`).
 //!
-//! Modules without a backend yet (`zc:<interface>`, `userspace:`, `stack:`)
+//! Two processes share a ring through `shm` (`userspace:usr0` sends, `usr0` receives).
+//!
+//! Modules without a backend yet (`zc:<interface>`, `stack:`)
 //! parse, then fail to open with [`crate::Error::NotSupported`] naming the module.
 
 pub(crate) mod multi;
 pub(crate) mod packet;
 pub(crate) mod pcap_file;
+pub(crate) mod shm;
 pub(crate) mod xdp;
 pub(crate) mod xdp_bridge;
 pub(crate) mod zc;

@@ -56,6 +56,10 @@ impl Ring {
                 op: "hardware timestamps",
                 backend: "zc",
             }),
+            Backend::Shm(_) => Err(Error::NotSupported {
+                op: "hardware timestamps",
+                backend: "userspace",
+            }),
             Backend::Packet(_) | Backend::Multi(_) => Ok(()),
         }
     }
@@ -77,6 +81,10 @@ impl Ring {
             }),
             Backend::Xdp(x) => Ok(x.ifname.clone()),
             Backend::Zc(_) => Err(Error::NotSupported { op, backend: "zc" }),
+            Backend::Shm(_) => Err(Error::NotSupported {
+                op,
+                backend: "userspace",
+            }),
         }
     }
 

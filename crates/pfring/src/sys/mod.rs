@@ -21,6 +21,7 @@ pub mod iface;
 pub mod mmap;
 pub mod pidfd;
 pub mod plugin;
+pub mod shm;
 pub mod signal;
 pub mod socket;
 pub mod tpacket;
