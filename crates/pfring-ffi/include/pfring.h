@@ -574,6 +574,36 @@ typedef struct hw_filtering_rule {
   union hw_filtering_rule_family rule_family;
 } hw_filtering_rule;
 
+// A rule plugin written in C (`pfring_register_plugin`; pfring-rs's form of 5.x's kernel
+// plugin registration). Rules name it by `plugin_id` (`filter_plugin_id` or
+// `plugin_action.plugin_id`), and their `filter_plugin_data` (up to its last non-zero byte)
+// goes to `add_rule`. Every hook but `filter` may be NULL; each gets `ctx` first.
+// The hooks run on the thread receiving from the ring; `free` runs once when the ring is
+// closed.
+typedef struct pfring_plugin_ops {
+  // Plugin id (1..=65535; 2 and 3 are the built-in SIP and RTP plugins).
+  uint16_t plugin_id;
+  // NUL-terminated name, valid as long as the plugin is registered.
+  const char *name;
+  // Passed to every hook.
+  void *ctx;
+  // A rule naming the plugin was added with `data`: 0 accepts it.
+  int (*add_rule)(void *ctx, uint16_t rule_id, const uint8_t *data, uint32_t len);
+  // The rule was removed.
+  void (*del_rule)(void *ctx, uint16_t rule_id);
+  // Whether the rule matches the packet (its header fields already did): 1 = match.
+  int (*filter)(void *ctx, uint16_t rule_id, const uint8_t *frame, uint32_t len, const uint8_t *payload, uint32_t payload_len, uint64_t ts_ns);
+  // The rule matched the packet.
+  void (*handle)(void *ctx, uint16_t rule_id, const uint8_t *frame, uint32_t len, uint64_t ts_ns);
+  // Writes the rule's statistics into `buf` (at most `buf_len` bytes); returns the bytes
+  // written (`pfring_get_filtering_rule_stats` returns them).
+  int (*get_stats)(void *ctx, uint16_t rule_id, uint8_t *buf, uint32_t buf_len);
+  // Forgets state idle for `idle_sec` seconds; returns how many entries went.
+  uint32_t (*purge_idle)(void *ctx, uint32_t idle_sec);
+  // Releases `ctx`.
+  void (*free)(void *ctx);
+} pfring_plugin_ops;
+
 // PCI location of a device (`pfring_if_t.bus_id`).
 typedef struct pfring_if_bus_id {
   // Slot.
@@ -617,6 +647,31 @@ typedef unsigned int pkt_header_len;
 
 // Socket bundle read policy (5.x).
 typedef unsigned int bundle_read_policy;
+
+// What `pfring_get_hash_filtering_rule_stats` writes (PF_RING's `hash_filtering_rule_stats`,
+// 32 bytes).
+//
+typedef struct hash_filtering_rule_stats {
+  // Packets that matched the rule.
+  uint64_t match;
+  // Matched packets not delivered.
+  uint64_t filtered;
+  // Matched packets delivered.
+  uint64_t match_forward;
+  // Seconds since the last match (or since the rule was added).
+  uint32_t inactivity;
+} hash_filtering_rule_stats;
+
+// What `pfring_get_filtering_rule_stats` writes for a wildcard rule without a plugin
+// (a pfring-rs addition, 16 bytes: PF_RING 5.x only returned the bytes of the rule's kernel
+// plugin, which is still what a rule with a plugin returns).
+//
+typedef struct filtering_rule_stats {
+  // Packets that matched the rule.
+  uint64_t match;
+  // Seconds since the last match (or since the rule was added).
+  uint32_t inactivity;
+} filtering_rule_stats;
 
 // src ip, src port, dst ip, dst port, proto, vlan.
 #define cluster_per_flow 0
@@ -935,9 +990,9 @@ int pfring_set_bpf_filter(struct pfring *ring, char *filter_buffer);
 // See the module documentation.
 int pfring_remove_bpf_filter(struct pfring *ring);
 
-// Where rules are applied. `software_only` (the default, and the only place rules can run
-// here) returns 0; `hardware_only` / `hardware_and_software` need NIC rules
-// (`PF_RING_ERROR_NOT_SUPPORTED`); other values are invalid.
+// Where `pfring_add_hw_rule` puts rules: `software_only` (the default: hardware rules are
+// refused), `hardware_only` (the NIC), `hardware_and_software` (the NIC, or an equivalent
+// software rule where it cannot). Other values are invalid.
 //
 // # Safety
 // See the module documentation.
@@ -1159,74 +1214,103 @@ int pfring_set_socket_mode(struct pfring *ring, socket_mode mode);
 // See the module documentation.
 int pfring_stats(struct pfring *ring, struct pfring_stat *stats);
 
-// Adds a wildcard rule. Not supported yet (issue 5).
+// Adds a wildcard rule (evaluated in ascending `rule_id`). Returns 0.
+// `FILTERING_RULE_AUTO_RULE_ID` picks the id (written back into `rule_to_add`).
 //
 // # Safety
 // See the module documentation.
 int pfring_add_filtering_rule(struct pfring *ring, struct filtering_rule *rule_to_add);
 
-// Removes a wildcard rule. Not supported yet (issue 5).
+// Removes wildcard rule `rule_id` (`INVALID_ARGUMENT` / `ENOENT` if there is none).
 //
 // # Safety
 // See the module documentation.
 int pfring_remove_filtering_rule(struct pfring *ring, uint16_t rule_id);
 
-// Adds (`add_rule != 0`) or removes an exact 5-tuple rule. Not supported yet (issue 5).
+// Adds (`add_rule != 0`) or removes the exact rule of a flow (both directions).
 //
 // # Safety
 // See the module documentation.
 int pfring_handle_hash_filtering_rule(struct pfring *ring, struct hash_filtering_rule *rule_to_add, uint8_t add_rule);
 
-// Statistics of a wildcard rule. Not supported yet (issue 5).
+// Statistics of wildcard rule `rule_id` into `stats` (`*stats_len` bytes of room; set to
+// the length written). A rule with a plugin gets the plugin's bytes (`get_stats`, as in
+// 5.x); a rule without one gets a `filtering_rule_stats` (16 bytes: `u_int64_t match`,
+// `u_int32_t inactivity` seconds, 4 zero bytes). Too little room: `INVALID_ARGUMENT`,
+// `errno = ENOBUFS`, `*stats_len` = the length needed.
 //
 // # Safety
-// See the module documentation.
+// See the module documentation; `stats` has `*stats_len` writable bytes.
 int pfring_get_filtering_rule_stats(struct pfring *ring, uint16_t rule_id, char *stats, unsigned int *stats_len);
 
-// Statistics of a hash rule. Not supported yet (issue 5).
+// Statistics of the exact rule of `rule`'s flow as a `hash_filtering_rule_stats` (32 bytes:
+// `match`, `filtered`, `match_forward` as `u_int64_t`, `inactivity` seconds as `u_int32_t`,
+// 4 zero bytes). Too little room: `INVALID_ARGUMENT`, `errno = ENOBUFS`.
 //
 // # Safety
-// See the module documentation.
+// See the module documentation; `stats` has `*stats_len` writable bytes.
 int pfring_get_hash_filtering_rule_stats(struct pfring *ring, struct hash_filtering_rule *rule, char *stats, unsigned int *stats_len);
 
-// Removes wildcard rules idle for `inactivity_sec`. Not supported yet (issue 5).
+// Removes wildcard rules (except `locked` ones) not matched for `inactivity_sec` seconds.
+// Returns 0.
 //
 // # Safety
 // See the module documentation.
 int pfring_purge_idle_rules(struct pfring *ring, uint16_t inactivity_sec);
 
-// Removes hash rules idle for `inactivity_sec`. Not supported yet (issue 5).
+// Removes exact rules not matched for `inactivity_sec` seconds. Returns 0.
 //
 // # Safety
 // See the module documentation.
 int pfring_purge_idle_hash_rules(struct pfring *ring, uint16_t inactivity_sec);
 
-// Default policy for packets no rule matches: 1 = accept (what a ring without rules does:
-// returns 0), 0 = drop (not supported yet, issue 5).
+// Default policy for packets no rule decides: non-zero = accept (the default), 0 = drop.
 //
 // # Safety
 // See the module documentation.
 int pfring_toggle_filtering_policy(struct pfring *ring, uint8_t rules_default_accept_policy);
 
-// Delivers one packet out of `rate` (1 = every packet: returns 0; 0 is invalid; other rates
-// are not supported yet, issue 5).
+// Delivers exactly one of every `rate` packets that passed the BPF filter and the rules
+// (1 = every packet; 0 is `INVALID_ARGUMENT`).
 //
 // # Safety
 // See the module documentation.
 int pfring_set_sampling_rate(struct pfring *ring, uint32_t rate);
 
-// Adds a NIC filtering rule. Not supported yet (issue 5: ethtool ntuple rules; veth has
-// none).
+// Adds a NIC rule (ethtool n-tuple), per the filtering mode: `software_only` (the default):
+// `NOT_SUPPORTED`; `hardware_only`: in the NIC or `NOT_SUPPORTED` when its driver has no
+// n-tuple rules (veth); `hardware_and_software`: in the NIC or, where it cannot, as an
+// equivalent software rule with the same id. Families: `intel_82599_five_tuple_rule` and
+// `intel_82599_perfect_filter_rule` (TCP / UDP / SCTP; `queue_id` 0xFFFF drops, else
+// steers to that RX queue / in software forwards); `silicom_redirector_rule`:
+// `NOT_SUPPORTED`.
 //
 // # Safety
 // See the module documentation.
 int pfring_add_hw_rule(struct pfring *ring, struct hw_filtering_rule *rule);
 
-// Removes a NIC filtering rule. Not supported yet (issue 5).
+// Removes NIC rule `rule_id` (or its software stand-in).
 //
 // # Safety
 // See the module documentation.
 int pfring_remove_hw_rule(struct pfring *ring, uint16_t rule_id);
+
+// Registers a rule plugin written in C on this ring (pfring-rs's form of 5.x's plugin
+// registration, see `pfring_plugin_ops`); rules name it by `plugin_id`. The table is copied;
+// `name` and `ctx` must stay valid until the ring is closed, when `free(ctx)` is called.
+// `INVALID_ARGUMENT` for NULL, a NULL `filter`, id 0 or an id in use (then nothing of the
+// table is called).
+//
+// # Safety
+// See the module documentation; the hooks are functions with the documented signatures.
+int pfring_register_plugin(struct pfring *ring, const struct pfring_plugin_ops *ops);
+
+// Number of rule plugins registered on the ring (the built-in SIP and RTP ones included);
+// their ids go to `ids` (up to `max_ids`). Negative on error.
+//
+// # Safety
+// See the module documentation; `ids` has room for `max_ids` entries (NULL if 0).
+int pfring_get_plugin_ids(struct pfring *ring, uint16_t *ids, unsigned int max_ids);
 
 // 5.x: hands the ring's packets to a kernel consumer plugin. Kernel plugins do not exist
 // here (removed from PF_RING itself in 2016).
@@ -1276,8 +1360,8 @@ int pfring_set_tx_watermark(struct pfring *ring, uint16_t watermark);
 // See the module documentation.
 int pfring_flush_tx_packets(struct pfring *ring);
 
-// Sets the device packets matching a reflect rule leave by. Not supported yet: reflection
-// comes with the rule engine (issue 5).
+// Sets the device packets matching a reflect rule leave by (rules may name their own);
+// `PF_RING_ERROR_BAD_IFNAME` (`ENODEV`) for an unknown device.
 //
 // # Safety
 // See the module documentation.

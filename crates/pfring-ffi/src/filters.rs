@@ -48,9 +48,9 @@ pub unsafe extern "C" fn pfring_remove_bpf_filter(ring: *mut pfring) -> c_int {
     })
 }
 
-/// Where rules are applied. `software_only` (the default, and the only place rules can run
-/// here) returns 0; `hardware_only` / `hardware_and_software` need NIC rules
-/// (`PF_RING_ERROR_NOT_SUPPORTED`); other values are invalid.
+/// Where `pfring_add_hw_rule` puts rules: `software_only` (the default: hardware rules are
+/// refused), `hardware_only` (the NIC), `hardware_and_software` (the NIC, or an equivalent
+/// software rule where it cannot). Other values are invalid.
 ///
 /// # Safety
 /// See the module documentation.
@@ -61,12 +61,15 @@ pub unsafe extern "C" fn pfring_set_filtering_mode(
 ) -> c_int {
     call(|| {
         // SAFETY: per the module contract.
-        unsafe { handle(ring) }?;
-        match mode {
-            software_only => Ok(0),
-            hardware_only | hardware_and_software => Err(not_supported()),
-            _ => Err(invalid()),
-        }
+        let h = unsafe { handle(ring) }?;
+        let m = match mode {
+            software_only => pfring_rs::ring::FilteringMode::SoftwareOnly,
+            hardware_only => pfring_rs::ring::FilteringMode::HardwareOnly,
+            hardware_and_software => pfring_rs::ring::FilteringMode::HardwareAndSoftware,
+            _ => return Err(invalid()),
+        };
+        h.lock().ring.set_filtering_mode(m);
+        Ok(0)
     })
 }
 

@@ -121,8 +121,8 @@ pub unsafe extern "C" fn pfring_flush_tx_packets(ring: *mut pfring) -> c_int {
     })
 }
 
-/// Sets the device packets matching a reflect rule leave by. Not supported yet: reflection
-/// comes with the rule engine (issue 5).
+/// Sets the device packets matching a reflect rule leave by (rules may name their own);
+/// `PF_RING_ERROR_BAD_IFNAME` (`ENODEV`) for an unknown device.
 ///
 /// # Safety
 /// See the module documentation.
@@ -133,10 +133,14 @@ pub unsafe extern "C" fn pfring_set_reflector_device(
 ) -> c_int {
     call(|| {
         // SAFETY: per the module contract.
-        unsafe { handle(ring) }?;
+        let h = unsafe { handle(ring) }?;
         // SAFETY: per the module contract.
-        unsafe { cstr(device_name) }?;
-        Err(not_supported())
+        let dev = unsafe { cstr(device_name) }?;
+        h.lock()
+            .ring
+            .set_reflector_device(Some(dev))
+            .map_err(crate::rules::rule_code)?;
+        Ok(0)
     })
 }
 

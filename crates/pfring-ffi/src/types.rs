@@ -685,6 +685,91 @@ pub struct hw_filtering_rule {
     pub rule_family: hw_filtering_rule_family,
 }
 
+/// What `pfring_get_hash_filtering_rule_stats` writes (PF_RING's `hash_filtering_rule_stats`,
+/// 32 bytes).
+///
+/// cbindgen:field-names=[match, filtered, match_forward, inactivity]
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct hash_filtering_rule_stats {
+    /// Packets that matched the rule.
+    pub match_: u64,
+    /// Matched packets not delivered.
+    pub filtered: u64,
+    /// Matched packets delivered.
+    pub match_forward: u64,
+    /// Seconds since the last match (or since the rule was added).
+    pub inactivity: u32,
+}
+
+/// What `pfring_get_filtering_rule_stats` writes for a wildcard rule without a plugin
+/// (a pfring-rs addition, 16 bytes: PF_RING 5.x only returned the bytes of the rule's kernel
+/// plugin, which is still what a rule with a plugin returns).
+///
+/// cbindgen:field-names=[match, inactivity]
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct filtering_rule_stats {
+    /// Packets that matched the rule.
+    pub match_: u64,
+    /// Seconds since the last match (or since the rule was added).
+    pub inactivity: u32,
+}
+
+/// A rule plugin written in C (`pfring_register_plugin`; pfring-rs's form of 5.x's kernel
+/// plugin registration). Rules name it by `plugin_id` (`filter_plugin_id` or
+/// `plugin_action.plugin_id`), and their `filter_plugin_data` (up to its last non-zero byte)
+/// goes to `add_rule`. Every hook but `filter` may be NULL; each gets `ctx` first.
+/// The hooks run on the thread receiving from the ring; `free` runs once when the ring is
+/// closed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct pfring_plugin_ops {
+    /// Plugin id (1..=65535; 2 and 3 are the built-in SIP and RTP plugins).
+    pub plugin_id: u16,
+    /// NUL-terminated name, valid as long as the plugin is registered.
+    pub name: *const c_char,
+    /// Passed to every hook.
+    pub ctx: *mut c_void,
+    /// A rule naming the plugin was added with `data`: 0 accepts it.
+    pub add_rule: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, rule_id: u16, data: *const u8, len: u32) -> c_int,
+    >,
+    /// The rule was removed.
+    pub del_rule: Option<unsafe extern "C" fn(ctx: *mut c_void, rule_id: u16)>,
+    /// Whether the rule matches the packet (its header fields already did): 1 = match.
+    pub filter: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            rule_id: u16,
+            frame: *const u8,
+            len: u32,
+            payload: *const u8,
+            payload_len: u32,
+            ts_ns: u64,
+        ) -> c_int,
+    >,
+    /// The rule matched the packet.
+    pub handle: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            rule_id: u16,
+            frame: *const u8,
+            len: u32,
+            ts_ns: u64,
+        ),
+    >,
+    /// Writes the rule's statistics into `buf` (at most `buf_len` bytes); returns the bytes
+    /// written (`pfring_get_filtering_rule_stats` returns them).
+    pub get_stats: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, rule_id: u16, buf: *mut u8, buf_len: u32) -> c_int,
+    >,
+    /// Forgets state idle for `idle_sec` seconds; returns how many entries went.
+    pub purge_idle: Option<unsafe extern "C" fn(ctx: *mut c_void, idle_sec: u32) -> u32>,
+    /// Releases `ctx`.
+    pub free: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
+}
+
 // ---- libzero --------------------------------------------------------------------------
 
 /// A libzero DNA cluster handle (opaque).
@@ -773,6 +858,9 @@ const _: () = {
     assert!(size_of::<hw_filtering_rule>() == 68);
     assert!(size_of::<pfring_stat>() == 16);
     assert!(size_of::<pfring_dna_cluster_stat>() == 24);
+    assert!(size_of::<hash_filtering_rule_stats>() == 32);
+    assert!(size_of::<filtering_rule_stats>() == 16);
+    assert!(size_of::<pfring_plugin_ops>() == 80);
 };
 
 /// Bytes of the short slot header: everything before `extended_hdr.tx`.

@@ -297,7 +297,14 @@ fn fnv1a(frames: &[Vec<u8>]) -> u64 {
 fn declared_functions() -> BTreeSet<String> {
     let h = std::fs::read_to_string(crate_dir().join("include/pfring.h")).unwrap();
     h.lines()
-        .filter(|l| !l.starts_with("//") && !l.starts_with("typedef") && l.ends_with(");"))
+        .filter(|l| {
+            // Declarations start in column 0 (struct members such as the plugin table's
+            // function pointers are indented).
+            !l.starts_with("//")
+                && !l.starts_with("typedef")
+                && !l.starts_with(' ')
+                && l.ends_with(");")
+        })
         .filter_map(|l| {
             let name = l.split('(').next()?.rsplit([' ', '*']).next()?;
             Some(name.to_owned())
@@ -393,6 +400,8 @@ const API_EXTRA: &[&str] = &[
     "pfring_get_packet_consumer_mode",
     "pfring_set_packet_consumer_mode",
     "pfring_get_bound_device_id",
+    "pfring_register_plugin",
+    "pfring_get_plugin_ids",
     "dna_cluster_create",
     "dna_cluster_low_level_settings",
     "dna_cluster_set_hugepages_mountpoint",
@@ -789,49 +798,69 @@ fn c_cluster_slaves_share_the_traffic_round_robin() {
     assert_eq!(counts, vec![500, 500], "round robin splits exactly");
 }
 
-#[test]
-fn c_rules_program_matches_what_the_library_supports() {
-    require_privileged!();
+/// Sends `n` UDP frames `1234 -> dport` of `len` bytes.
+fn send_udp(tx: &RawSender, dport: u16, len: usize, n: u64) {
+    for i in 0..n {
+        tx.send(&FrameBuilder::udp().ports(1234, dport).build_len(i, len))
+            .unwrap();
+    }
+}
+
+fn run_rules(vg: Option<&Path>, prefix: &str) {
     let prog = build("rules", Link::Shared);
     let ns = NetNs::new().unwrap();
-    let veth = VethPair::new(&ns, "cra", "crb").unwrap();
-    let mut p = Proc::spawn(
-        &ns,
-        command(None, &prog, &["-i", veth.b(), "-p", "9", "-w", "2000"]),
-    );
-    let wild = p.wait_line("filtering_rule=", Duration::from_secs(20));
-    if wild == "filtering_rule=supported" {
-        // The rule engine is wired: the rule drops UDP to port 9, the rest is delivered.
-        p.wait_line("ready", Duration::from_secs(20));
-        let tx = RawSender::new(veth.a()).unwrap();
-        for i in 0..20u64 {
-            tx.send(&FrameBuilder::udp().ports(1234, 9).build_len(i, 100))
-                .unwrap();
-            tx.send(&FrameBuilder::udp().ports(1234, 9000).build_len(i, 100))
-                .unwrap();
-        }
-        let (status, lines, err) = p.finish(Duration::from_secs(30));
-        assert!(status.success(), "{lines:?} {err}");
-        let r = lines.iter().find(|l| l.starts_with("received=")).unwrap();
-        assert_eq!(num(r, "received"), 20);
-    } else {
-        // Until the engine (issue 5) is merged: every rule call says NOT_SUPPORTED / EOPNOTSUPP,
-        // the argument checks and the no-op settings still hold (failures=0).
-        assert_eq!(wild, "filtering_rule=not_supported");
-        let (status, lines, err) = p.finish(Duration::from_secs(30));
-        assert!(status.success(), "{lines:?} {err}");
-        for want in [
-            "hash_rule=not_supported",
-            "sampling=not_supported",
-            "drop_policy=not_supported",
-            "purge=not_supported",
-            "hw_rule=not_supported",
-            "hw_mode=not_supported",
-            "failures=0",
-        ] {
-            assert!(lines.iter().any(|l| l == want), "{want} missing: {lines:?}");
-        }
-    }
+    let veth = VethPair::new(&ns, &format!("{prefix}a"), &format!("{prefix}b")).unwrap();
+    let window = if vg.is_some() { "4000" } else { "1500" };
+    let mut p = Proc::spawn(&ns, command(vg, &prog, &["-i", veth.b(), "-w", window]));
+    p.wait_line("ready", Duration::from_secs(60));
+    let tx = RawSender::new(veth.a()).unwrap();
+    // Phase 1: rule 5 drops dport 9, the exact rule drops 1234 <-> 5000, the C plugin's
+    // rule 10 drops dport 7000 frames longer than 150 bytes; the rest is delivered.
+    send_udp(&tx, 9, 100, 20);
+    send_udp(&tx, 9000, 100, 20);
+    send_udp(&tx, 7000, 100, 10);
+    send_udp(&tx, 7000, 200, 10);
+    send_udp(&tx, 5000, 100, 20);
+    // Phase 2: default drop, rule 1 forwards dport 9000, sampling 1 in 2.
+    p.wait_line("phase2", Duration::from_secs(60));
+    send_udp(&tx, 9000, 100, 20);
+    send_udp(&tx, 9, 100, 20);
+    send_udp(&tx, 7000, 200, 20);
+    let (status, lines, err) = p.finish(Duration::from_secs(60));
+    assert!(status.success(), "{lines:?} {err}");
+    let line = |k: &str| {
+        lines
+            .iter()
+            .find(|l| l.split(' ').any(|w| w.starts_with(&format!("{k}="))))
+            .unwrap_or_else(|| panic!("{k} missing: {lines:?}"))
+            .clone()
+    };
+    assert_eq!(num(&line("received"), "received"), 20 + 10, "{lines:?}");
+    assert_eq!(num(&line("rule5_match"), "rule5_match"), 20);
+    assert_eq!(num(&line("plugin_handled"), "plugin_handled"), 10);
+    assert_eq!(num(&line("plugin_handled"), "plugin_filtered"), 20);
+    let h = line("hash_match");
+    assert_eq!(num(&h, "hash_match"), 20, "{h}");
+    assert_eq!(num(&h, "hash_filtered"), 20, "{h}");
+    assert_eq!(num(&h, "hash_forward"), 0, "{h}");
+    assert_eq!(num(&line("received2"), "received2"), 10, "{lines:?}");
+    assert_eq!(line("failures"), "failures=0");
+}
+
+#[test]
+fn c_rules_drop_exactly_the_matching_live_traffic() {
+    require_privileged!();
+    run_rules(None, "cr");
+}
+
+#[test]
+fn c_rules_and_c_plugin_are_valgrind_clean() {
+    require_privileged!();
+    let Some(vg) = valgrind() else {
+        eprintln!("valgrind not installed: skipped");
+        return;
+    };
+    run_rules(Some(&vg), "cv");
 }
 
 #[test]

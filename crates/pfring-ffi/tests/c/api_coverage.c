@@ -129,6 +129,8 @@ static void null_handles(void) {
   CHECK(pfring_set_sampling_rate(NULL, 1), INVAL);
   CHECK(pfring_add_hw_rule(NULL, &hw), INVAL);
   CHECK(pfring_remove_hw_rule(NULL, 1), INVAL);
+  CHECK(pfring_register_plugin(NULL, NULL), INVAL);
+  CHECK(pfring_get_plugin_ids(NULL, NULL, 0), INVAL);
   CHECK(pfring_set_packet_consumer_mode(NULL, 1, NULL, 0), INVAL);
   CHECK(pfring_get_packet_consumer_mode(NULL), 0);
   CHECK(pfring_set_cluster(NULL, 1, cluster_round_robin), INVAL);
@@ -285,27 +287,46 @@ static void real_ring(const char *dev) {
   CHECK(pfring_recv_parsed(ring, &buf, 0, &hdr, 0, 1, 0, 0), INVAL);
   CHECK(pfring_send(ring, s, 60, 1), PF_RING_ERROR_RING_NOT_ENABLED);
 
-  /* Not supported yet (other branches) or never (kernel-module features): -7 / EOPNOTSUPP. */
-  CHECK(pfring_add_filtering_rule(ring, &rule), NOTSUP);
-  CHECK(errno, EOPNOTSUPP);
-  CHECK(pfring_remove_filtering_rule(ring, 1), NOTSUP);
-  CHECK(pfring_handle_hash_filtering_rule(ring, &hrule, 1), NOTSUP);
-  CHECK(pfring_get_filtering_rule_stats(ring, 1, s, &slen), NOTSUP);
-  CHECK(pfring_get_hash_filtering_rule_stats(ring, &hrule, s, &slen), NOTSUP);
-  CHECK(pfring_purge_idle_rules(ring, 1), NOTSUP);
-  CHECK(pfring_purge_idle_hash_rules(ring, 1), NOTSUP);
+  /* Rules (the library's engine; live checks in rules.c). */
+  memset(&hw, 0, sizeof(hw));
+  rule.rule_id = 1;
+  rule.core_fields.proto = 17;
+  CHECK(pfring_add_filtering_rule(ring, &rule), 0);
+  CHECK(pfring_add_filtering_rule(ring, &rule), INVAL);
+  CHECK(errno, EEXIST);
+  slen = sizeof(s);
+  CHECK(pfring_get_filtering_rule_stats(ring, 1, s, &slen), 0);
+  CHECK(slen, 16);
+  CHECK(pfring_remove_filtering_rule(ring, 1), 0);
+  CHECK(pfring_remove_filtering_rule(ring, 1), INVAL);
+  CHECK(errno, ENOENT);
+  hrule.proto = 6;
+  hrule.host_peer_a.v4 = 0x7f000001;
+  hrule.host_peer_b.v4 = 0x7f000002;
+  CHECK(pfring_handle_hash_filtering_rule(ring, &hrule, 1), 0);
+  slen = sizeof(s);
+  CHECK(pfring_get_hash_filtering_rule_stats(ring, &hrule, s, &slen), 0);
+  CHECK(slen, 32);
+  CHECK(pfring_handle_hash_filtering_rule(ring, &hrule, 0), 0);
+  CHECK(pfring_purge_idle_rules(ring, 1), 0);
+  CHECK(pfring_purge_idle_hash_rules(ring, 1), 0);
+  CHECK(pfring_toggle_filtering_policy(ring, 0), 0);
   CHECK(pfring_toggle_filtering_policy(ring, 1), 0);
-  CHECK(pfring_toggle_filtering_policy(ring, 0), NOTSUP);
+  CHECK(pfring_set_sampling_rate(ring, 4), 0);
   CHECK(pfring_set_sampling_rate(ring, 1), 0);
-  CHECK(pfring_set_sampling_rate(ring, 4), NOTSUP);
-  CHECK(pfring_add_hw_rule(ring, &hw), NOTSUP);
-  CHECK(pfring_remove_hw_rule(ring, 1), NOTSUP);
-  CHECK(pfring_set_filtering_mode(ring, software_only), 0);
-  CHECK(pfring_set_filtering_mode(ring, hardware_only), NOTSUP);
   CHECK(pfring_set_filtering_mode(ring, 5), INVAL);
+  CHECK(pfring_add_hw_rule(ring, &hw), NOTSUP); /* software_only: hardware rules are off */
+  CHECK(errno, EOPNOTSUPP);
+  CHECK(pfring_set_filtering_mode(ring, hardware_only), 0);
+  CHECK(pfring_remove_hw_rule(ring, 1), INVAL);
+  CHECK(pfring_set_filtering_mode(ring, software_only), 0);
+  CHECK(pfring_set_reflector_device(ring, (char *)dev), 0);
+  CHECK(pfring_register_plugin(ring, NULL), INVAL);
+  CHECK(pfring_get_plugin_ids(ring, NULL, 0), 2); /* the built-in SIP and RTP plugins */
+
+  /* Not supported (kernel-module features, or no counterpart here): -7 / EOPNOTSUPP. */
   CHECK(pfring_set_virtual_device(ring, &vdi), NOTSUP);
   CHECK(pfring_search_payload(ring, "GET"), NOTSUP);
-  CHECK(pfring_set_reflector_device(ring, (char *)dev), NOTSUP);
   CHECK(pfring_set_channel_id(ring, 0), NOTSUP);
   CHECK(pfring_set_channel_mask(ring, 1), NOTSUP);
   CHECK(pfring_set_master_id(ring, 1), NOTSUP);
