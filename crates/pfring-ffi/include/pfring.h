@@ -138,6 +138,22 @@
 // The VLAN tag was stripped by the NIC and put back.
 #define PKT_FLAGS_VLAN_HWACCEL (1 << 4)
 
+// Distribution function result: queue the packet to the slaves in `id_mask`.
+#define DNA_CLUSTER_PASS 0
+
+// Distribution function result: drop the packet.
+#define DNA_CLUSTER_DROP -1
+
+// Distribution function result: send the packet out of the cluster's egress (the
+// registered rings, in `send_only_mode` / `send_and_recv_mode`).
+#define DNA_CLUSTER_FRWD 1
+
+// Bouncer decision: forward the packet.
+#define DNA_BOUNCER_PASS 0
+
+// Bouncer decision: drop the packet.
+#define DNA_BOUNCER_DROP -1
+
 // Most slaves of a DNA cluster.
 #define DNA_CLUSTER_MAX_NUM_SLAVES 32
 
@@ -146,6 +162,22 @@ typedef struct pfring pfring;
 
 // How a cluster spreads packets over its members.
 typedef unsigned int cluster_type;
+
+// Where filtering rules are applied.
+typedef unsigned int filtering_mode;
+
+// Family of a (virtual) filtering device.
+typedef unsigned int pfring_device_type;
+
+// A virtual filtering device (`pfring_set_virtual_device`, 5.x).
+typedef struct virtual_filtering_device_info {
+  // Device name.
+  char device_name[16];
+  // Device family.
+  pfring_device_type device_type;
+  // Kernel /proc entry (kernel pointer).
+  void *proc_entry;
+} virtual_filtering_device_info;
 
 // A libzero DNA cluster handle (opaque).
 typedef void pfring_dna_cluster;
@@ -188,22 +220,6 @@ typedef unsigned int dna_bouncer_mode;
 
 // A DNA bouncer's per-packet decision function.
 typedef int (*pfring_dna_bouncer_decision_func)(uint32_t *pkt_len, uint8_t *pkt, const uint8_t *user_bytes, uint8_t direction);
-
-// Where filtering rules are applied.
-typedef unsigned int filtering_mode;
-
-// Family of a (virtual) filtering device.
-typedef unsigned int pfring_device_type;
-
-// A virtual filtering device (`pfring_set_virtual_device`, 5.x).
-typedef struct virtual_filtering_device_info {
-  // Device name.
-  char device_name[16];
-  // Device family.
-  pfring_device_type device_type;
-  // Kernel /proc entry (kernel pointer).
-  void *proc_entry;
-} virtual_filtering_device_info;
 
 // `pfring_extended_pkthdr.tx`.
 typedef struct pfring_extended_pkthdr_tx {
@@ -912,70 +928,6 @@ int pfring_set_master_id(struct pfring *ring, uint32_t master_id);
 // See the module documentation.
 int pfring_set_master(struct pfring *ring, struct pfring *master);
 
-// Creates a DNA cluster. Not supported yet (ZC cluster, issue 9): NULL, `errno = EOPNOTSUPP`.
-pfring_dna_cluster *dna_cluster_create(uint32_t cluster_id, uint32_t num_apps, uint32_t flags);
-
-// Queue sizes of the cluster's slaves. Not supported yet (issue 9).
-int dna_cluster_low_level_settings(pfring_dna_cluster *handle, uint32_t slave_rx_queue_len, uint32_t slave_tx_queue_len, uint32_t slave_additional_buffers);
-
-// hugetlbfs mount point of the cluster. Not supported yet (issue 9).
-int dna_cluster_set_hugepages_mountpoint(pfring_dna_cluster *handle, const char *mountpoint);
-
-// Adds a ring to the cluster. Not supported yet (issue 9).
-int dna_cluster_register_ring(pfring_dna_cluster *handle, struct pfring *ring);
-
-// CPU cores of the cluster's threads. Not supported yet (issue 9): does nothing.
-void dna_cluster_set_cpu_affinity(pfring_dna_cluster *handle, uint32_t rx_core_id, uint32_t tx_core_id);
-
-// Names of the cluster's threads. Not supported yet (issue 9): does nothing.
-void dna_cluster_set_thread_name(pfring_dna_cluster *handle, const char *rx_thread_name, const char *tx_thread_name);
-
-// Receive / send mode of the cluster. Not supported yet (issue 9).
-int dna_cluster_set_mode(pfring_dna_cluster *handle, socket_mode mode);
-
-// The cluster's distribution function. Not supported yet (issue 9): does nothing.
-void dna_cluster_set_distribution_function(pfring_dna_cluster *handle, pfring_dna_cluster_distribution_func func);
-
-// Active or passive wait of the cluster. Not supported yet (issue 9): does nothing.
-void dna_cluster_set_wait_mode(pfring_dna_cluster *handle, uint32_t active_wait);
-
-// Starts the cluster. Not supported yet (issue 9).
-int dna_cluster_enable(pfring_dna_cluster *handle);
-
-// Stops the cluster. Not supported yet (issue 9).
-int dna_cluster_disable(pfring_dna_cluster *handle);
-
-// Cluster statistics. Not supported yet (issue 9).
-int dna_cluster_stats(pfring_dna_cluster *handle, struct pfring_dna_cluster_stat *stats);
-
-// Destroys the cluster. Nothing to do until clusters can be created (issue 9).
-void dna_cluster_destroy(pfring_dna_cluster *handle);
-
-// Opens a DNA cluster slave (the `dnacluster:` module's open). Not supported yet (issue 9).
-//
-// # Safety
-// See the module documentation.
-int pfring_dna_cluster_open(struct pfring *ring);
-
-// Creates a DNA bouncer between two rings. Not supported yet (issue 9): NULL,
-// `errno = EOPNOTSUPP` (`EINVAL` for a NULL ring).
-//
-// # Safety
-// See the module documentation.
-pfring_dna_bouncer *pfring_dna_bouncer_create(struct pfring *ingress_ring, struct pfring *egress_ring);
-
-// One-way or two-way bouncing. Not supported yet (issue 9).
-int pfring_dna_bouncer_set_mode(pfring_dna_bouncer *handle, dna_bouncer_mode mode);
-
-// Runs the bouncer. Not supported yet (issue 9).
-int pfring_dna_bouncer_loop(pfring_dna_bouncer *handle, pfring_dna_bouncer_decision_func func, const uint8_t *user_bytes, uint8_t wait_for_packet);
-
-// Stops the bouncer. Nothing to do until bouncers can be created (issue 9).
-void pfring_dna_bouncer_breakloop(pfring_dna_bouncer *handle);
-
-// Destroys the bouncer. Nothing to do until bouncers can be created (issue 9).
-void pfring_dna_bouncer_destroy(pfring_dna_bouncer *handle);
-
 // Sets a BPF filter in tcpdump's language (`"tcp port 80"`): compiled to classic BPF and run
 // in the kernel (user space for `pcap:` rings). `PF_RING_ERROR_INVALID_ARGUMENT` for an
 // expression that does not compile. Replaces any previous filter.
@@ -1011,6 +963,138 @@ int pfring_set_virtual_device(struct pfring *ring, struct virtual_filtering_devi
 // # Safety
 // See the module documentation.
 int pfring_search_payload(struct pfring *ring, char *string_to_search);
+
+// Creates the handle of DNA cluster `cluster_id` for `num_apps` slaves (1..=32; queues
+// 0..num_apps-1, opened as `zc:<cluster_id>@<queue>`). The shared memory is created by
+// `dna_cluster_enable`. NULL with `errno = EINVAL` for a count out of range.
+pfring_dna_cluster *dna_cluster_create(uint32_t cluster_id, uint32_t num_apps, uint32_t flags);
+
+// Slave queue length (`slave_rx_queue_len`, a power of two, 2..=2^20) and extra pool
+// buffers (`slave_additional_buffers`); `slave_tx_queue_len` is ignored.
+//
+// # Safety
+// See the module documentation.
+int dna_cluster_low_level_settings(pfring_dna_cluster *handle, uint32_t slave_rx_queue_len, uint32_t slave_tx_queue_len, uint32_t slave_additional_buffers);
+
+// Checks `mountpoint` is a directory and asks for huge pages (the pool is a `memfd` with
+// `MFD_HUGETLB`, which needs no mount point; 4 KiB pages when none are free).
+//
+// # Safety
+// See the module documentation.
+int dna_cluster_set_hugepages_mountpoint(pfring_dna_cluster *handle, const char *mountpoint);
+
+// Adds a ring the master reads (and, per the mode, sends through). The ring stays the
+// caller's; keep it open until `dna_cluster_destroy`.
+//
+// # Safety
+// See the module documentation.
+int dna_cluster_register_ring(pfring_dna_cluster *handle, struct pfring *ring);
+
+// Pins the master thread to `rx_core_id` (it also does the TX work: `tx_core_id` is
+// ignored). Takes effect at `dna_cluster_enable`.
+//
+// # Safety
+// See the module documentation.
+void dna_cluster_set_cpu_affinity(pfring_dna_cluster *handle, uint32_t rx_core_id, uint32_t tx_core_id);
+
+// Names the master thread `rx_thread_name` (`tx_thread_name` is ignored: one thread).
+//
+// # Safety
+// See the module documentation.
+void dna_cluster_set_thread_name(pfring_dna_cluster *handle, const char *rx_thread_name, const char *tx_thread_name);
+
+// `recv_only_mode` (default: the rings are read, nothing is sent), `send_only_mode`
+// (slaves' packets leave by the first ring, nothing is read), `send_and_recv_mode`.
+//
+// # Safety
+// See the module documentation.
+int dna_cluster_set_mode(pfring_dna_cluster *handle, socket_mode mode);
+
+// Sets the distribution function (`DNA_CLUSTER_PASS` with the slaves' bits in
+// `*id_mask`, `DNA_CLUSTER_DROP`, `DNA_CLUSTER_FRWD`); NULL restores the default (per-flow
+// bidirectional hash). Takes effect at `dna_cluster_enable`.
+//
+// # Safety
+// See the module documentation; `func` has the documented signature.
+void dna_cluster_set_distribution_function(pfring_dna_cluster *handle, pfring_dna_cluster_distribution_func func);
+
+// Active (spinning, `active_wait != 0`) or passive waiting, for the master and the slaves'
+// blocking receives. Takes effect at `dna_cluster_enable`.
+//
+// # Safety
+// See the module documentation.
+void dna_cluster_set_wait_mode(pfring_dna_cluster *handle, uint32_t active_wait);
+
+// Creates the cluster's shared memory, enables the registered rings and starts the master
+// thread (0 if already running). `INVALID_ARGUMENT` without a registered ring; cluster
+// creation failures (id in use: `PF_RING_ERROR_GENERIC` with `errno = EEXIST`, ...).
+//
+// # Safety
+// See the module documentation.
+int dna_cluster_enable(pfring_dna_cluster *handle);
+
+// Stops the master thread and releases the cluster (its counters stay readable).
+//
+// # Safety
+// See the module documentation.
+int dna_cluster_disable(pfring_dna_cluster *handle);
+
+// Cluster counters: packets read from the rings, sent (forwarded and slaves' sends), and
+// processed by the distribution function.
+//
+// # Safety
+// See the module documentation.
+int dna_cluster_stats(pfring_dna_cluster *handle, struct pfring_dna_cluster_stat *stats);
+
+// Stops the cluster (as `dna_cluster_disable`) and frees the handle. The registered rings
+// are not closed.
+//
+// # Safety
+// See the module documentation; the handle is not used afterwards.
+void dna_cluster_destroy(pfring_dna_cluster *handle);
+
+// libzero's open of a `dnacluster:` ring. Not supported: open `zc:<cluster_id>@<queue>`
+// with `pfring_open` (the slave side of the cluster).
+//
+// # Safety
+// See the module documentation.
+int pfring_dna_cluster_open(struct pfring *ring);
+
+// Creates a bouncer forwarding `ingress_ring`'s packets to `egress_ring` (one way; see
+// `pfring_dna_bouncer_set_mode`). The rings stay the caller's; keep them open until
+// `pfring_dna_bouncer_destroy`. NULL with `errno = EINVAL` for a NULL ring.
+//
+// # Safety
+// See the module documentation.
+pfring_dna_bouncer *pfring_dna_bouncer_create(struct pfring *ingress_ring, struct pfring *egress_ring);
+
+// `one_way_mode` (ingress to egress, the default) or `two_way_mode` (also back).
+//
+// # Safety
+// See the module documentation.
+int pfring_dna_bouncer_set_mode(pfring_dna_bouncer *handle, dna_bouncer_mode mode);
+
+// Forwards packets in the calling thread until `pfring_dna_bouncer_breakloop`, asking `func`
+// about each (`DNA_BOUNCER_PASS` forwards, anything else drops; `direction` 0 = ingress to
+// egress, 1 = back). `wait_for_packet != 0` waits passively when idle, else spins. Enables
+// the rings if needed. Returns 0 when broken; `INVALID_STATUS` if the loop already runs.
+//
+// # Safety
+// See the module documentation; `func` has the documented signature, `user_bytes` is
+// passed to it as is.
+int pfring_dna_bouncer_loop(pfring_dna_bouncer *handle, pfring_dna_bouncer_decision_func func, const uint8_t *user_bytes, uint8_t wait_for_packet);
+
+// Makes `pfring_dna_bouncer_loop` return (safe from another thread or a signal handler).
+//
+// # Safety
+// See the module documentation.
+void pfring_dna_bouncer_breakloop(pfring_dna_bouncer *handle);
+
+// Frees the bouncer (its loop must have returned). The rings are not closed.
+//
+// # Safety
+// See the module documentation; the handle is not used afterwards.
+void pfring_dna_bouncer_destroy(pfring_dna_bouncer *handle);
 
 // Opens `device_name` (any pfring-rs device name: `eth0`, `eth0@1`, `eth0,eth1`,
 // `pcap:file.pcap`, ...) capturing `caplen` bytes per packet (clamped to `MAX_CAPLEN`).

@@ -12,7 +12,8 @@
 //! | [`send`] | send, send_get_time, send_last_rx_packet, tx watermark, flush, reflector |
 //! | [`filters`] | BPF filters, filtering mode, virtual device |
 //! | [`rules`] | wildcard / hash / hardware rules, sampling, filtering policy |
-//! | [`cluster`] | clusters, channels, masters, libzero DNA cluster and bouncer |
+//! | [`cluster`] | clusters, channels, masters |
+//! | [`libzero`] | libzero's DNA cluster and bouncer, on the `pfring-zc` crate |
 //! | [`clock`] | next packet time, hardware timestamps, device clock |
 //! | [`util`] | parse / print packets, format numbers, devices, promiscuous mode |
 //!
@@ -46,6 +47,7 @@ use pfring_rs::{BreakHandle, Error, Ring};
 pub mod clock;
 pub mod cluster;
 pub mod filters;
+pub mod libzero;
 pub mod lifecycle;
 pub mod recv;
 pub mod rules;

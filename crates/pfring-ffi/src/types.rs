@@ -777,6 +777,18 @@ pub type pfring_dna_cluster = c_void;
 /// A libzero DNA bouncer handle (opaque).
 pub type pfring_dna_bouncer = c_void;
 
+/// Distribution function result: queue the packet to the slaves in `id_mask`.
+pub const DNA_CLUSTER_PASS: c_int = 0;
+/// Distribution function result: drop the packet.
+pub const DNA_CLUSTER_DROP: c_int = -1;
+/// Distribution function result: send the packet out of the cluster's egress (the
+/// registered rings, in `send_only_mode` / `send_and_recv_mode`).
+pub const DNA_CLUSTER_FRWD: c_int = 1;
+/// Bouncer decision: forward the packet.
+pub const DNA_BOUNCER_PASS: c_int = 0;
+/// Bouncer decision: drop the packet.
+pub const DNA_BOUNCER_DROP: c_int = -1;
+
 /// Most slaves of a DNA cluster.
 pub const DNA_CLUSTER_MAX_NUM_SLAVES: usize = 32;
 

@@ -798,6 +798,85 @@ fn c_cluster_slaves_share_the_traffic_round_robin() {
     assert_eq!(counts, vec![500, 500], "round robin splits exactly");
 }
 
+fn run_dna_cluster(vg: Option<&Path>, prefix: &str) {
+    let master = build("dna_master", Link::Shared);
+    let slave = build("cluster_slave", Link::Shared);
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, &format!("{prefix}a"), &format!("{prefix}b")).unwrap();
+    // A private descriptor directory: no clash with other clusters on the machine.
+    let dir = tempdir(&format!("zc-{prefix}"));
+    let id = "41";
+    let with_dir = |mut c: Command| {
+        c.env("PFRING_ZC_DIR", &dir);
+        c
+    };
+    let mut m = Proc::spawn(
+        &ns,
+        with_dir(command(
+            vg,
+            &master,
+            &[
+                "-i",
+                veth.b(),
+                "-c",
+                id,
+                "-n",
+                "2",
+                "-e",
+                "1000",
+                "-l",
+                "3000",
+            ],
+        )),
+    );
+    m.wait_line("ready", Duration::from_secs(60));
+    let mut slaves: Vec<Proc> = (0..2)
+        .map(|q| {
+            let dev = format!("zc:{id}@{q}");
+            Proc::spawn(
+                &ns,
+                with_dir(command(vg, &slave, &["-i", &dev, "-c", "0", "-I", "1500"])),
+            )
+        })
+        .collect();
+    for s in &mut slaves {
+        s.wait_line("ready", Duration::from_secs(60));
+    }
+    let frames = test_frames(1000);
+    RawSender::new(veth.a()).unwrap().send_all(&frames).unwrap();
+    let counts: Vec<u64> = slaves
+        .into_iter()
+        .map(|s| {
+            let (status, lines, err) = s.finish(Duration::from_secs(60));
+            assert!(status.success(), "{lines:?} {err}");
+            num(lines.last().unwrap(), "received")
+        })
+        .collect();
+    let (status, lines, err) = m.finish(Duration::from_secs(60));
+    assert!(status.success(), "{lines:?} {err}");
+    let l = lines.last().unwrap();
+    assert_eq!(num(l, "rx"), 1000, "{l}");
+    assert_eq!(num(l, "processed"), 1000, "{l}");
+    assert_eq!(num(l, "distributed"), 1000, "{l}");
+    assert_eq!(counts, vec![500, 500], "the C round robin splits exactly");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn c_dna_cluster_master_feeds_c_zc_slaves() {
+    require_privileged!();
+    run_dna_cluster(None, "cz");
+}
+
+#[test]
+fn c_dna_cluster_is_valgrind_clean() {
+    require_privileged!();
+    let Some(vg) = valgrind() else {
+        return;
+    };
+    run_dna_cluster(Some(&vg), "cy");
+}
+
 /// Sends `n` UDP frames `1234 -> dport` of `len` bytes.
 fn send_udp(tx: &RawSender, dport: u16, len: usize, n: u64) {
     for i in 0..n {
@@ -857,7 +936,6 @@ fn c_rules_drop_exactly_the_matching_live_traffic() {
 fn c_rules_and_c_plugin_are_valgrind_clean() {
     require_privileged!();
     let Some(vg) = valgrind() else {
-        eprintln!("valgrind not installed: skipped");
         return;
     };
     run_rules(Some(&vg), "cv");

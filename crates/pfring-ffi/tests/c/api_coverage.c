@@ -163,7 +163,26 @@ static void null_handles(void) {
   CHECK(pfring_dna_cluster_open(NULL), INVAL);
 
   /* libzero: nothing can be created yet; NULL handles are refused. */
-  CHECK(dna_cluster_create(1, 2, 0) == NULL && errno == EOPNOTSUPP, 1);
+  CHECK(dna_cluster_create(1, 0, 0) == NULL && errno == EINVAL, 1);
+  CHECK(dna_cluster_create(1, 33, 0) == NULL && errno == EINVAL, 1);
+  {
+    pfring_dna_cluster *cl = dna_cluster_create(1, 2, 0);
+    pfring_dna_cluster_stat cst = {1, 1, 1};
+    CHECK(cl != NULL, 1);
+    CHECK(dna_cluster_low_level_settings(cl, 1000, 1, 1), INVAL); /* not a power of two */
+    CHECK(dna_cluster_low_level_settings(cl, 1024, 1024, 16), 0);
+    CHECK(dna_cluster_set_hugepages_mountpoint(cl, "/no/such/dir"), INVAL);
+    CHECK(dna_cluster_set_hugepages_mountpoint(cl, "/"), 0);
+    CHECK(dna_cluster_set_mode(cl, 9), INVAL);
+    CHECK(dna_cluster_set_mode(cl, send_and_recv_mode), 0);
+    CHECK(dna_cluster_register_ring(cl, NULL), INVAL);
+    CHECK(dna_cluster_enable(cl), INVAL); /* no ring registered */
+    CHECK(dna_cluster_stats(cl, NULL), INVAL);
+    CHECK(dna_cluster_stats(cl, &cst), 0);
+    CHECK(cst.tot_rx_packets + cst.tot_tx_packets + cst.tot_rx_processed, 0);
+    CHECK(dna_cluster_disable(cl), 0);
+    dna_cluster_destroy(cl);
+  }
   CHECK(dna_cluster_low_level_settings(NULL, 1, 1, 1), INVAL);
   CHECK(dna_cluster_set_hugepages_mountpoint(NULL, "/mnt"), INVAL);
   CHECK(dna_cluster_register_ring(NULL, NULL), INVAL);
@@ -336,7 +355,15 @@ static void real_ring(const char *dev) {
   CHECK(pfring_get_packet_consumer_mode(ring), 0);
   CHECK(pfring_send_parsed(ring, s, &hdr, 1), NOTSUP);
   CHECK(pfring_dna_cluster_open(ring), NOTSUP);
-  CHECK(pfring_dna_bouncer_create(ring, ring) == NULL && errno == EOPNOTSUPP, 1);
+  {
+    pfring_dna_bouncer *bo = pfring_dna_bouncer_create(ring, ring);
+    CHECK(bo != NULL, 1);
+    CHECK(pfring_dna_bouncer_set_mode(bo, 5), INVAL);
+    CHECK(pfring_dna_bouncer_set_mode(bo, two_way_mode), 0);
+    CHECK(pfring_dna_bouncer_loop(bo, NULL, NULL, 1), INVAL);
+    pfring_dna_bouncer_breakloop(bo);
+    pfring_dna_bouncer_destroy(bo);
+  }
   /* veth has no PTP clock and no hardware stamping. */
   CHECK(pfring_get_device_clock(ring, &ts), NOTSUP);
   CHECK(pfring_set_device_clock(ring, &ts), NOTSUP);

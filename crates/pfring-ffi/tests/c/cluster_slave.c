@@ -1,4 +1,5 @@
-/* cluster_slave: one member of a PF_RING cluster. Joins cluster ID with type TYPE, prints
+/* cluster_slave: one member of a PF_RING cluster. Joins cluster ID with type TYPE (ID 0: no
+ * pfring_set_cluster, for zc:ID@Q devices, a queue of a DNA cluster), prints
  * "ready", counts the packets it gets until IDLE_MS pass without one (after the first) or
  * DURATION_MS in all, and prints "received=N".
  * Usage: cluster_slave -i DEV -c ID -t TYPE [-d DURATION_MS] [-I IDLE_MS] [-f BPF] */
@@ -24,7 +25,7 @@ int main(int argc, char **argv) {
       default: return 2;
     }
   }
-  if (!dev || !id) {
+  if (!dev) {
     fprintf(stderr, "usage: cluster_slave -i DEV -c ID -t TYPE [-d MS] [-I MS] [-f BPF]\n");
     return 2;
   }
@@ -33,12 +34,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pfring_open(%s): %s\n", dev, strerror(errno));
     return 1;
   }
-  int rc = pfring_set_cluster(ring, id, (cluster_type)type);
+  int rc = id ? pfring_set_cluster(ring, id, (cluster_type)type) : 0;
   if (rc != 0) {
     fprintf(stderr, "pfring_set_cluster: %d (%s)\n", rc, strerror(errno));
     return 1;
   }
-  pfring_set_direction(ring, rx_only_direction);
+  if (id) pfring_set_direction(ring, rx_only_direction);
   if (filter && pfring_set_bpf_filter(ring, (char *)filter) != 0) return 1;
   if (pfring_enable_ring(ring) != 0) return 1;
   printf("ready\n");
@@ -59,7 +60,7 @@ int main(int argc, char **argv) {
     }
   }
   printf("received=%llu\n", (unsigned long long)n);
-  pfring_remove_from_cluster(ring);
+  if (id) pfring_remove_from_cluster(ring);
   pfring_close(ring);
   return rc < 0 ? 1 : 0;
 }
