@@ -877,6 +877,67 @@ fn c_dna_cluster_is_valgrind_clean() {
     run_dna_cluster(Some(&vg), "cy");
 }
 
+fn run_bouncer(vg: Option<&Path>, prefix: &str) {
+    let prog = build("bouncer", Link::Shared);
+    let ns = NetNs::new().unwrap();
+    let v1 = VethPair::new(&ns, &format!("{prefix}a"), &format!("{prefix}b")).unwrap();
+    let v2 = VethPair::new(&ns, &format!("{prefix}c"), &format!("{prefix}d")).unwrap();
+    let rx = RawReceiver::new(v2.b()).unwrap();
+    let dur = if vg.is_some() { "8000" } else { "3000" };
+    let mut p = Proc::spawn(
+        &ns,
+        command(
+            vg,
+            &prog,
+            &["-i", v1.b(), "-o", v2.a(), "-p", "9", "-d", dur],
+        ),
+    );
+    p.wait_line("ready", Duration::from_secs(60));
+    let tx = RawSender::new(v1.a()).unwrap();
+    for i in 0..100u64 {
+        tx.send(&FrameBuilder::udp().ports(1234, 9000).build_len(i, 100))
+            .unwrap();
+        tx.send(&FrameBuilder::udp().ports(1234, 9).build_len(i, 100))
+            .unwrap();
+    }
+    let got: Vec<_> = rx
+        .collect(300, Duration::from_millis(1000), Duration::from_secs(20))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.data.get(23) == Some(&17))
+        .collect();
+    let (status, lines, err) = p.finish(Duration::from_secs(60));
+    assert!(status.success(), "{lines:?} {err}");
+    let l = lines.last().unwrap();
+    assert_eq!(num(l, "rc"), 0, "{l}");
+    assert_eq!(num(l, "passed"), 100, "{l}");
+    assert_eq!(num(l, "dropped"), 100, "{l}");
+    assert_eq!(
+        got.len(),
+        100,
+        "exactly the passed frames came out of the egress"
+    );
+    assert!(
+        got.iter()
+            .all(|r| r.data.get(36..38) == Some(&9000u16.to_be_bytes()[..]))
+    );
+}
+
+#[test]
+fn c_dna_bouncer_forwards_exactly_what_its_decision_passes() {
+    require_privileged!();
+    run_bouncer(None, "cb");
+}
+
+#[test]
+fn c_dna_bouncer_is_valgrind_clean() {
+    require_privileged!();
+    let Some(vg) = valgrind() else {
+        return;
+    };
+    run_bouncer(Some(&vg), "ck");
+}
+
 /// Sends `n` UDP frames `1234 -> dport` of `len` bytes.
 fn send_udp(tx: &RawSender, dport: u16, len: usize, n: u64) {
     for i in 0..n {
