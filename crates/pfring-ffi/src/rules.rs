@@ -186,11 +186,9 @@ pub(crate) fn hw_rule(r: &hw_filtering_rule) -> Result<HwFilteringRule, Code> {
 }
 
 /// Rules added through C run in the library (statistics and purges need every packet).
+/// (Cheap when already so: nothing is recompiled without an offload.)
 fn in_library(ring: &mut Ring) -> Result<(), Code> {
-    if ring.rules_offloaded() || ring.rule_set().is_none() {
-        ring.set_rules_offload(false).map_err(rule_code)?;
-    }
-    Ok(())
+    ring.set_rules_offload(false).map_err(rule_code)
 }
 
 /// Adds a wildcard rule (evaluated in ascending `rule_id`). Returns 0.
@@ -604,4 +602,104 @@ pub unsafe extern "C" fn pfring_get_packet_consumer_mode(ring: *mut pfring) -> u
         unsafe { handle(ring) }?;
         Ok(0)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zeroed<T>() -> T {
+        // SAFETY: only used for the plain-data rule structs (integers, arrays, unions of
+        // integers and NULL-able pointers), for which all-zero bytes are valid.
+        unsafe { std::mem::zeroed() }
+    }
+
+    #[test]
+    fn wildcard_rule_maps_the_5x_fields() {
+        let mut r: filtering_rule = zeroed();
+        r.rule_id = 7;
+        r.rule_action = dont_forward_packet_and_stop_rule_evaluation;
+        r.bidirectional = 1;
+        r.core_fields.proto = 17;
+        r.core_fields.dport_low = 53;
+        r.core_fields.dport_high = 53;
+        r.core_fields.shost.v4 = 0x0a00_0001;
+        r.core_fields.shost_mask.v4 = 0xffff_ff00;
+        r.extended_fields.filter_plugin_id = 9;
+        for (i, b) in b"abc".iter().enumerate() {
+            r.extended_fields.filter_plugin_data[i] = *b as c_char;
+        }
+        for (i, b) in b"eth9".iter().enumerate() {
+            r.reflector_device_name[i] = *b as c_char;
+        }
+        let w = wildcard_rule(&r).unwrap();
+        assert_eq!(w.rule_id, 7);
+        assert_eq!(w.action, RuleAction::DontForwardAndStop);
+        assert!(w.bidirectional);
+        assert_eq!(
+            (w.core.proto, w.core.dport_low, w.core.dport_high),
+            (17, 53, 53)
+        );
+        assert_eq!(w.core.shost.v4(), 0x0a00_0001);
+        assert_eq!(w.core.family(), 4);
+        assert_eq!((w.plugin_id, w.plugin_data.as_slice()), (9, &b"abc"[..]));
+        assert_eq!(w.reflector_device.as_deref(), Some("eth9"));
+    }
+
+    #[test]
+    fn wildcard_rule_refuses_unknown_actions_and_tunnel_matches() {
+        let mut r: filtering_rule = zeroed();
+        r.rule_action = 10;
+        assert_eq!(
+            wildcard_rule(&r).err(),
+            Some(Code(PF_RING_ERROR_INVALID_ARGUMENT))
+        );
+        r.rule_action = 0;
+        r.extended_fields.optional_fields = FILTER_TUNNEL_ID_FLAG;
+        assert_eq!(
+            wildcard_rule(&r).err(),
+            Some(Code(PF_RING_ERROR_NOT_SUPPORTED))
+        );
+    }
+
+    #[test]
+    fn hash_rule_tells_ipv4_from_ipv6() {
+        let mut r: hash_filtering_rule = zeroed();
+        r.proto = 6;
+        r.host_peer_a.v4 = 0x0a00_0001;
+        r.host_peer_b.v4 = 0x0a00_0002;
+        r.port_peer_a = 80;
+        let h = hash_rule(&r).unwrap();
+        assert_eq!(h.host_peer_a, "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(h.host_peer_b, "10.0.0.2".parse::<IpAddr>().unwrap());
+        r.host_peer_b.v6 = libc::in6_addr {
+            s6_addr: "2001:db8::2".parse::<Ipv6Addr>().unwrap().octets(),
+        };
+        let h = hash_rule(&r).unwrap();
+        assert!(h.host_peer_b.is_ipv6() && h.host_peer_a.is_ipv6());
+    }
+
+    #[test]
+    fn hw_rule_families() {
+        let mut r: hw_filtering_rule = zeroed();
+        r.rule_id = 3;
+        r.rule_family_type = intel_82599_perfect_filter_rule;
+        // Writing a union field is safe (reading is not).
+        r.rule_family.perfect_rule.proto = 6;
+        r.rule_family.perfect_rule.vlan_id = 10;
+        r.rule_family.perfect_rule.d_port = 443;
+        r.rule_family.perfect_rule.queue_id = 0xffff;
+        let h = hw_rule(&r).unwrap();
+        assert_eq!(h.vlan_id, Some(10));
+        assert_eq!(h.dport, Some(443));
+        assert_eq!(h.src, None);
+        assert_eq!(h.action, HwRuleAction::Drop);
+        r.rule_family_type = silicom_redirector_rule;
+        assert_eq!(hw_rule(&r).err(), Some(Code(PF_RING_ERROR_NOT_SUPPORTED)));
+        r.rule_family_type = 3;
+        assert_eq!(
+            hw_rule(&r).err(),
+            Some(Code(PF_RING_ERROR_INVALID_ARGUMENT))
+        );
+    }
 }
