@@ -883,15 +883,21 @@ fn run_bouncer(vg: Option<&Path>, prefix: &str) {
     let v1 = VethPair::new(&ns, &format!("{prefix}a"), &format!("{prefix}b")).unwrap();
     let v2 = VethPair::new(&ns, &format!("{prefix}c"), &format!("{prefix}d")).unwrap();
     let rx = RawReceiver::new(v2.b()).unwrap();
-    let dur = if vg.is_some() { "8000" } else { "3000" };
-    let mut p = Proc::spawn(
-        &ns,
-        command(
-            vg,
-            &prog,
-            &["-i", v1.b(), "-o", v2.a(), "-p", "9", "-d", dur],
-        ),
-    );
+    // The loop ends 300 ms after 200 packets were decided (an extra one would be seen), or
+    // after 20 s.
+    let args = [
+        "-i",
+        v1.b(),
+        "-o",
+        v2.a(),
+        "-p",
+        "9",
+        "-n",
+        "200",
+        "-d",
+        "20000",
+    ];
+    let mut p = Proc::spawn(&ns, command(vg, &prog, &args));
     p.wait_line("ready", Duration::from_secs(60));
     let tx = RawSender::new(v1.a()).unwrap();
     for i in 0..100u64 {
@@ -950,8 +956,10 @@ fn run_rules(vg: Option<&Path>, prefix: &str) {
     let prog = build("rules", Link::Shared);
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, &format!("{prefix}a"), &format!("{prefix}b")).unwrap();
-    let window = if vg.is_some() { "4000" } else { "1500" };
-    let mut p = Proc::spawn(&ns, command(vg, &prog, &["-i", veth.b(), "-w", window]));
+    // Each phase ends 300 ms after its expected count (so an extra packet would be seen),
+    // or after 20 s.
+    let args = ["-i", veth.b(), "-w", "20000", "-e", "30", "-E", "10"];
+    let mut p = Proc::spawn(&ns, command(vg, &prog, &args));
     p.wait_line("ready", Duration::from_secs(60));
     let tx = RawSender::new(veth.a()).unwrap();
     // Phase 1: rule 5 drops dport 9, the exact rule drops 1234 <-> 5000, the C plugin's

@@ -2,12 +2,13 @@
  * Phase 1 (after "ready"): wildcard rule 5 drops UDP to port 9; exact rule drops the flow
  * 10.0.0.1:1234 <-> 10.0.0.2:5000; wildcard rule 10 hands UDP to port 7000 to a C plugin
  * (registered with pfring_register_plugin) that matches frames longer than 150 bytes and
- * drops them. Packets received in WINDOW_MS are counted ("received=N"), then the rule
+ * drops them. Packets received are counted ("received=N"), then the rule
  * statistics are checked ("rule5_match=", "plugin_handled=", "hash_match=", ...).
  * Phase 2 (after "phase2"): default policy drop, rule 1 forwards UDP to port 9000, sampling
- * rate 2: packets received in WINDOW_MS are counted ("received2=N").
+ * rate 2: packets received are counted ("received2=N").
  * Every other call's return code and errno is checked; "failures=0" at the end.
- * Usage: rules -i DEV [-w WINDOW_MS] */
+ * Each phase counts until its expected count (-e, -E) arrived plus 300 ms, at most WINDOW_MS.
+ * Usage: rules -i DEV [-w WINDOW_MS] [-e EXPECT1] [-E EXPECT2] */
 #include <errno.h>
 #include <unistd.h>
 
@@ -81,9 +82,11 @@ static uint16_t udp_dport(const u_char *buf, uint32_t caplen) {
   return caplen >= 38 ? (uint16_t)((buf[36] << 8) | buf[37]) : 0;
 }
 
-/* Counts packets for window ms; a packet for which bad() is true is a failure. */
-static uint64_t count(pfring *ring, unsigned window, int phase) {
+/* Counts packets until EXPECT arrived and then 300 ms more (extra packets would be counted),
+ * or WINDOW ms in all; a packet a rule should have dropped is a failure. */
+static uint64_t count(pfring *ring, unsigned window, int phase, uint64_t expect) {
   uint64_t n = 0, end = now_ms() + window;
+  int settling = 0;
   struct pfring_pkthdr hdr;
   while (now_ms() < end) {
     u_char *buf;
@@ -98,6 +101,10 @@ static uint64_t count(pfring *ring, unsigned window, int phase) {
         failures++;
       }
       n++;
+      if (n >= expect && !settling) {
+        settling = 1;
+        if (now_ms() + 300 < end) end = now_ms() + 300;
+      }
     } else {
       sleep_ms(2);
     }
@@ -107,12 +114,14 @@ static uint64_t count(pfring *ring, unsigned window, int phase) {
 
 int main(int argc, char **argv) {
   const char *dev = NULL;
-  unsigned window = 2000;
+  unsigned window = 2000, expect1 = 30, expect2 = 10;
   int c;
-  while ((c = getopt(argc, argv, "i:w:")) != -1) {
+  while ((c = getopt(argc, argv, "i:w:e:E:")) != -1) {
     switch (c) {
       case 'i': dev = optarg; break;
       case 'w': window = (unsigned)atoi(optarg); break;
+      case 'e': expect1 = (unsigned)atoi(optarg); break;
+      case 'E': expect2 = (unsigned)atoi(optarg); break;
       default: return 2;
     }
   }
@@ -240,7 +249,7 @@ int main(int argc, char **argv) {
   if (pfring_enable_ring(ring) != 0) return 1;
   printf("ready\n");
   fflush(stdout);
-  printf("received=%llu\n", (unsigned long long)count(ring, window, 1));
+  printf("received=%llu\n", (unsigned long long)count(ring, window, 1, expect1));
 
   /* Statistics. */
   filtering_rule_stats ws;
@@ -292,7 +301,7 @@ int main(int argc, char **argv) {
   expect("sampling 2", pfring_set_sampling_rate(ring, 2), 0);
   printf("phase2\n");
   fflush(stdout);
-  printf("received2=%llu\n", (unsigned long long)count(ring, window, 2));
+  printf("received2=%llu\n", (unsigned long long)count(ring, window, 2, expect2));
 
   pfring_close(ring);
   expect("plugin freed on close", freed, 1);
