@@ -1027,7 +1027,7 @@ void dna_cluster_set_wait_mode(pfring_dna_cluster *handle, uint32_t active_wait)
 
 // Creates the cluster's shared memory, enables the registered rings and starts the master
 // thread (0 if already running). `INVALID_ARGUMENT` without a registered ring; cluster
-// creation failures (id in use: `PF_RING_ERROR_GENERIC` with `errno = EEXIST`, ...).
+// creation failures (e.g. the id in use by a live master): `PF_RING_ERROR_GENERIC`.
 //
 // # Safety
 // See the module documentation.

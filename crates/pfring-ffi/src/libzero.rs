@@ -566,7 +566,7 @@ pub unsafe extern "C" fn dna_cluster_set_wait_mode(
 
 /// Creates the cluster's shared memory, enables the registered rings and starts the master
 /// thread (0 if already running). `INVALID_ARGUMENT` without a registered ring; cluster
-/// creation failures (id in use: `PF_RING_ERROR_GENERIC` with `errno = EEXIST`, ...).
+/// creation failures (e.g. the id in use by a live master): `PF_RING_ERROR_GENERIC`.
 ///
 /// # Safety
 /// See the module documentation.
