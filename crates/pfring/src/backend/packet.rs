@@ -130,12 +130,12 @@ pub(crate) fn ring_geometry(
     }
 }
 
-/// The runtime directory for locks and registries: `/run/pfring` when writable, else
-/// `$XDG_RUNTIME_DIR/pfring`, else the temp dir.
+/// The runtime directory for locks (quick mode, ip-with-dup member lists): the registry's
+/// ([`crate::registry::runtime_dir`]: `$PFRING_RUNTIME_DIR`, `/run/pfring` for root,
+/// `$XDG_RUNTIME_DIR/pfring`) when it can be written, else the temp dir.
 pub(crate) fn runtime_dir() -> PathBuf {
     let candidates = [
-        Some(PathBuf::from("/run/pfring")),
-        std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("pfring")),
+        crate::registry::runtime_dir().ok(),
         Some(std::env::temp_dir().join("pfring")),
     ];
     for dir in candidates.into_iter().flatten() {
