@@ -521,6 +521,27 @@ enum Backend {
 }
 
 impl Backend {
+    /// The backend's name in errors (the device module: `packet`, `multi`, `pcap`, `xdp`,
+    /// `zc`, `userspace`).
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Packet(_) => "packet",
+            Backend::Multi(_) => "multi",
+            Backend::Pcap(_) => "pcap",
+            Backend::Xdp(_) => "xdp",
+            Backend::Zc(_) => "zc",
+            Backend::Shm(_) => "userspace",
+        }
+    }
+
+    /// [`Error::NotSupported`] for `op` on this backend.
+    fn unsupported(&self, op: &'static str) -> Error {
+        Error::NotSupported {
+            op,
+            backend: self.name(),
+        }
+    }
+
     /// The AF_PACKET sockets behind the ring: one, one per member, or none (files).
     fn sockets(&self) -> &[PacketBackend] {
         match self {
@@ -1702,31 +1723,9 @@ impl Ring {
                     b.enable_rss_rehash()?;
                 }
             }
-            Backend::Pcap(_) => {
-                return Err(Error::NotSupported {
-                    op: "enable_rss_rehash",
-                    backend: "pcap",
-                });
-            }
-            Backend::Zc(_) => {
-                return Err(Error::NotSupported {
-                    op: "enable_rss_rehash",
-                    backend: "zc",
-                });
-            }
-            Backend::Shm(_) => {
-                return Err(Error::NotSupported {
-                    op: "enable_rss_rehash",
-                    backend: "userspace",
-                });
-            }
-            // The XDP program redirects each frame to the socket of the queue it came on.
-            Backend::Xdp(_) => {
-                return Err(Error::NotSupported {
-                    op: "enable_rss_rehash",
-                    backend: "xdp",
-                });
-            }
+            // Files and shared-memory rings have no RX queues; the XDP program sends each
+            // frame to the socket of the queue it came on.
+            other => return Err(other.unsupported("enable_rss_rehash")),
         }
         if self.enabled {
             for b in self.backend.sockets() {
