@@ -138,7 +138,7 @@ mkdir -p "$OUT_DIR"
 STAMP=$(date +%Y%m%d-%H%M%S)
 CSV=$OUT_DIR/zc-$STAMP.csv
 LOGS=$OUT_DIR/zc-$STAMP-logs
-echo "date,config,run,count,gen_secs,gen_pps,master_recv,master_drops,queue_drops,rcvd,drops,cpu_ns,master_rss_kb,master_shmem_kb,slave_rss_kb,slave_shmem_kb" >"$CSV"
+echo "date,config,run,count,gen_secs,gen_pps,master_recv,master_drops,queue_drops,rcvd,drops,cpu_ns,master_cpu_ns,master_rss_kb,master_shmem_kb,slave_rss_kb,slave_shmem_kb" >"$CSV"
 echo "zc.sh: RUNS=$RUNS COUNT=$COUNT SIZE=$SIZE QLEN=$QLEN ACTIVE=$ACTIVE; trafgen on core $GEN_CPU, master + slaves on core $CAP_CPU"
 echo "  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(uname -r), $(nproc) cores; load at start:$(uptime | sed 's/.*load average://')"
 
@@ -170,8 +170,9 @@ for ((run = 1; run <= RUNS; run++)); do
         for p in "${ALL[@]}"; do CPU0[$p]=$(cpu_ns "$p"); done
         run_gen "$COUNT" "$WORK/gen-$tag.log"
         sleep 1.5
-        cpu=0
+        cpu=0 mcpu=""
         for p in "${ALL[@]}"; do cpu=$((cpu + $(cpu_ns "$p") - ${CPU0[$p]})); done
+        [[ -n $MPID ]] && mcpu=$(($(cpu_ns "$MPID") - ${CPU0[$MPID]}))
         unset CPU0
         mrss="" mshm="" srss=0 sshm=0
         if [[ -n $MPID ]]; then read -r v _ _ s < <(rss4 "$MPID"); mrss=$((v - s)); mshm=$s; fi
@@ -191,7 +192,7 @@ for ((run = 1; run <= RUNS; run++)); do
             rcvd=$((rcvd + r)); drops=$((drops + d))
         done
         pps=$(awk -v c="$COUNT" -v s="$GEN_SECS" 'BEGIN {print (s == "?" ? "?" : int(c / s))}')
-        echo "$(date -Iseconds),$config,$run,$COUNT,$GEN_SECS,$pps,$mr,$md,$qd,$rcvd,$drops,$cpu,$mrss,$mshm,$srss,$sshm" >>"$CSV"
+        echo "$(date -Iseconds),$config,$run,$COUNT,$GEN_SECS,$pps,$mr,$md,$qd,$rcvd,$drops,$cpu,$mcpu,$mrss,$mshm,$srss,$sshm" >>"$CSV"
         echo "  run $run/$RUNS $config: $pps pps sent, $rcvd rcvd, $drops dropped${MPID:+ (master: recv $mr, drops $md, queue drops $qd)}"
     done
 done
@@ -210,7 +211,7 @@ def med(xs):
     return statistics.median(xs) if xs else None
 def fmt(v, f=".1f"):
     return "?" if v is None else format(v, f)
-print("| configuration | wire pps (median) | received / sent (all runs) | lossless runs | capture CPU ns/pkt | master RSS beyond shm (kB) | slave RSS beyond shm, max (kB) | shared memory resident (kB) |")
+print("| configuration | wire pps (median) | received / sent (all runs) | lossless runs | capture CPU ns/pkt (of it the master) | master RSS beyond shm (kB) | slave RSS beyond shm, max (kB) | shared memory resident (kB) |")
 print("|---|---|---|---|---|---|---|---|")
 res = {}
 for cfg, name in [("single", "one pfcount socket"), ("zc2", "master + 2 zc: slaves")]:
@@ -219,6 +220,7 @@ for cfg, name in [("single", "one pfcount socket"), ("zc2", "master + 2 zc: slav
         continue
     pps = med([num(r["gen_pps"]) for r in rs])
     ns = med([num(r["cpu_ns"]) / num(r["rcvd"]) if num(r["rcvd"]) else None for r in rs])
+    mns = med([num(r["master_cpu_ns"]) / num(r["rcvd"]) if num(r["rcvd"]) and num(r["master_cpu_ns"]) is not None else None for r in rs])
     rcvd = sum(int(r["rcvd"]) for r in rs if r["rcvd"].isdigit())
     sent = sum(int(r["count"]) for r in rs)
     ok = sum(1 for r in rs if r["rcvd"] == r["count"] and r["drops"] == "0"
@@ -227,7 +229,8 @@ for cfg, name in [("single", "one pfcount socket"), ("zc2", "master + 2 zc: slav
     srss = med([num(r["slave_rss_kb"]) for r in rs])
     shm = med([num(r["master_shmem_kb"]) for r in rs])
     res[cfg] = (pps, ns)
-    print(f"| {name} | {fmt(pps, '.0f')} | {rcvd} / {sent} | {ok} of {len(rs)} | {fmt(ns)} | {fmt(mrss, '.0f') if cfg == 'zc2' else '-'} | {fmt(srss, '.0f')} | {fmt(shm, '.0f') if cfg == 'zc2' else '-'} |")
+    mpart = " (" + fmt(mns) + ")" if cfg == "zc2" else ""
+    print(f"| {name} | {fmt(pps, '.0f')} | {rcvd} / {sent} | {ok} of {len(rs)} | {fmt(ns)}{mpart} | {fmt(mrss, '.0f') if cfg == 'zc2' else '-'} | {fmt(srss, '.0f')} | {fmt(shm, '.0f') if cfg == 'zc2' else '-'} |")
 s, z = res.get("single"), res.get("zc2")
 if s and z and s[1] and z[1] and s[0] and z[0]:
     print(f"\nzc2 / single: CPU per packet {z[1] / s[1]:.2f}x, wire rate {z[0] / s[0]:.2f}x")
