@@ -1095,9 +1095,29 @@ impl Ring {
         }))
     }
 
-    /// The next packet of a `zc:` cluster queue (one at a time: its buffer goes back to the
-    /// cluster at the next receive).
+    /// The next packet of a `zc:` cluster queue: its buffer goes back to the cluster when
+    /// the packet is dropped.
     fn recv_zc(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
+        if !self.fetch_zc(wait)? {
+            return Ok(None);
+        }
+        let long = self.cfg.long_header;
+        let Backend::Zc(z) = &mut self.backend else {
+            return Ok(None);
+        };
+        let mut header = z.hdr;
+        if long {
+            header.extended_hdr.pkt_hash = long_header_hash(z.data());
+        }
+        Ok(Some(Packet {
+            header,
+            source: Source::Zc(z),
+        }))
+    }
+
+    /// Takes the next packet of a `zc:` queue that passes the rules into the backend's
+    /// current buffer; false when none.
+    fn fetch_zc(&mut self, wait: bool) -> Result<bool> {
         let Ring {
             backend,
             breaker,
@@ -1107,7 +1127,7 @@ impl Ring {
             ..
         } = self;
         let Backend::Zc(z) = backend else {
-            return Ok(None);
+            return Ok(false);
         };
         // Bounded by the queue: every pass consumes a packet (software rules as on files).
         loop {
@@ -1115,7 +1135,7 @@ impl Ring {
                 if breaker.is_set() {
                     breaker.reset();
                 }
-                return Ok(None);
+                return Ok(false);
             }
             let Some(r) = rules.as_deref_mut() else {
                 break;
@@ -1132,14 +1152,7 @@ impl Ring {
             }
         }
         *recv_count += 1;
-        let mut header = z.hdr;
-        if cfg.long_header {
-            header.extended_hdr.pkt_hash = long_header_hash(z.data());
-        }
-        Ok(Some(Packet {
-            header,
-            source: Source::Buffer(z.data()),
-        }))
+        Ok(true)
     }
 
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
@@ -1214,7 +1227,7 @@ impl Ring {
         }
         if let Backend::Zc(_) = self.backend {
             // One cluster buffer per burst, like files.
-            let len = usize::from(self.recv_zc(wait)?.is_some());
+            let len = usize::from(self.fetch_zc(wait)?);
             return Ok(Burst { ring: self, len });
         }
         if let Backend::Multi(_) = self.backend {
@@ -2321,8 +2334,9 @@ impl Drop for Burst<'_> {
                 }
             }
             Backend::Xdp(x) => x.rx.recycle_all(&self.ring.burst[..self.len]),
+            Backend::Zc(z) => z.release_current(),
             // Userspace slots are released by the next receive call.
-            Backend::Pcap(_) | Backend::Zc(_) | Backend::Shm(_) => {}
+            Backend::Pcap(_) | Backend::Shm(_) => {}
         }
     }
 }
