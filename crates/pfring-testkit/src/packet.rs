@@ -116,6 +116,7 @@ impl RawSender {
         }
         for i in 0..count {
             self.send(frames[i % frames.len()].as_ref())?;
+            pace(i + 1);
         }
         Ok(count)
     }
@@ -134,8 +135,24 @@ impl RawSender {
         for f in frames {
             self.send(f.as_ref())?;
             n += 1;
+            pace(n);
         }
         Ok(n)
+    }
+}
+
+/// Frames sent between two pauses of [`RawSender::send_n`] / [`RawSender::send_all`].
+const PACE_EVERY: usize = 256;
+
+/// After every [`PACE_EVERY`] frames, gives the CPU away briefly. A frame sent into a veth
+/// waits in the sending CPU's backlog (`net.core.netdev_max_backlog`, 1000 by default) until
+/// the receive softirq runs. On a busy machine that softirq runs in `ksoftirqd`, a normal
+/// thread, and a sender that never sleeps can fill the backlog, which drops frames before any
+/// socket sees them. The pause lets `ksoftirqd` drain it, so the tests' exact counts hold
+/// under load.
+fn pace(sent: usize) {
+    if sent.is_multiple_of(PACE_EVERY) {
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod synth;
 pub mod threads;
+pub mod zbalance;
 pub mod zc;
 
 use std::fmt::Write as _;

@@ -369,3 +369,59 @@ fn master_takes_several_ingress_devices() {
     assert_eq!(lens.iter().filter(|&&l| l == 66).count(), 30);
     assert_eq!(lens.len(), 60);
 }
+
+#[test]
+fn two_applications_comma_list_each_get_every_packet() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "zna", "znb").unwrap();
+    let id = cluster_id(4);
+    // -n 2,1 -m 1: app 0 = queues 0 and 1 (IP hash), app 1 = queue 2 (every packet).
+    let mut master = Proc::spawn(MASTER, &["-i", "znb", "-c", &id, "-n", "2,1", "-m", "1"]);
+    master.expect("ready", Duration::from_secs(10));
+    let mut slaves = start_slaves(&id, 3);
+    let tx = RawSender::new(veth.a()).unwrap();
+    let mut sent: HashMap<usize, usize> = HashMap::new();
+    for seq in 0..20u64 {
+        for f in 0..20u8 {
+            for dir in 0..2 {
+                tx.send(&flow_frame(f, dir, seq)).unwrap();
+                *sent.entry(64 + usize::from(f)).or_default() += 1;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut per_q: Vec<HashMap<usize, usize>> = Vec::new();
+    for s in slaves.iter_mut() {
+        s.signal("-INT");
+        let (code, out, err) = s.finish(Duration::from_secs(5));
+        assert_eq!(code, Some(0), "{err}");
+        let mut m: HashMap<usize, usize> = HashMap::new();
+        for l in lengths(&out) {
+            *m.entry(l).or_default() += 1;
+        }
+        per_q.push(m);
+    }
+    // App 1's single queue: every packet exactly once.
+    assert_eq!(per_q[2], sent);
+    // App 0: every packet once over its two queues, each flow (both ways) on one queue.
+    let mut app0 = per_q[0].clone();
+    for (l, n) in &per_q[1] {
+        assert!(!per_q[0].contains_key(l), "flow of length {l} split");
+        *app0.entry(*l).or_default() += n;
+    }
+    assert_eq!(app0, sent);
+    assert!(
+        !per_q[0].is_empty() && !per_q[1].is_empty(),
+        "both queues used"
+    );
+    master.signal("-INT");
+    let (code, out, err) = master.finish(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{err}");
+    let out = out.join("\n");
+    assert!(out.contains("Application 1: queues 2..2"), "{out}");
+    assert!(
+        out.contains("Balancer  0 Queue  2: 800 pkts (0 drops)"),
+        "{out}"
+    );
+}

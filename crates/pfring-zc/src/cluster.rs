@@ -109,6 +109,53 @@ pub enum WaitMode {
     Active,
 }
 
+/// What a cluster does (`dna_cluster_set_mode`, PF_RING's `socket_mode`): libzero runs an
+/// RX thread and a TX thread and the mode says which of the two exist.
+#[doc(alias = "dna_cluster_set_mode")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClusterMode {
+    /// Receive and distribute, and send what slaves send (`send_and_recv_mode`, the default).
+    #[default]
+    SendAndRecv,
+    /// Only send: the master reads nothing from its source; slaves allocate buffers and send
+    /// them (`send_only_mode`).
+    SendOnly,
+    /// Only receive and distribute: nothing is sent, slaves' sends are refused with
+    /// [`Error::WrongMode`], [`Action::Forward`] counts a TX drop, and slaves get no alloc
+    /// stash, so the whole pool serves RX (`recv_only_mode`).
+    RecvOnly,
+}
+
+impl ClusterMode {
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            ClusterMode::SendAndRecv => 0,
+            ClusterMode::SendOnly => 1,
+            ClusterMode::RecvOnly => 2,
+        }
+    }
+    pub(crate) fn from_code(c: u32) -> Self {
+        match c {
+            1 => ClusterMode::SendOnly,
+            2 => ClusterMode::RecvOnly,
+            _ => ClusterMode::SendAndRecv,
+        }
+    }
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ClusterMode::SendAndRecv => "send-and-receive",
+            ClusterMode::SendOnly => "send-only",
+            ClusterMode::RecvOnly => "receive-only",
+        }
+    }
+    fn receives(self) -> bool {
+        self != ClusterMode::SendOnly
+    }
+    fn sends(self) -> bool {
+        self != ClusterMode::RecvOnly
+    }
+}
+
 /// A source of packets the master pulls bursts from (the tools plug a `pfring` ring in).
 pub trait PacketSource {
     /// Calls `f(frame, timestamp_ns)` for up to `max` packets that are ready, returns how
@@ -287,6 +334,12 @@ pub struct Cluster {
     enabled: bool,
     stats: ClusterStats,
     last_liveness: Instant,
+    mode: ClusterMode,
+    /// Cores for the RX and TX work (`set_cpu_affinity`), applied by the next `poll`.
+    affinity: (Option<usize>, Option<usize>),
+    affinity_pending: bool,
+    /// Egress slot `i` (bit `i` of a buffer's egress mask): ifindex and sink.
+    egress: Vec<(u32, Box<dyn PacketSink + Send>)>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -375,6 +428,10 @@ impl Cluster {
             enabled: false,
             stats: ClusterStats::default(),
             last_liveness: Instant::now(),
+            mode: ClusterMode::SendAndRecv,
+            affinity: (None, None),
+            affinity_pending: false,
+            egress: Vec::new(),
         })
     }
 
@@ -424,6 +481,66 @@ impl Cluster {
     /// The wait mode.
     pub fn wait_mode(&self) -> WaitMode {
         self.wait_mode
+    }
+
+    /// Sets what the cluster does (`dna_cluster_set_mode`): see [`ClusterMode`]. Slaves
+    /// read the mode from the shared header, so it can change while they are attached.
+    #[doc(alias = "dna_cluster_set_mode")]
+    pub fn set_mode(&mut self, mode: ClusterMode) {
+        self.mode = mode;
+        if let Some(a) = self.region.map.u32_at(H_MODE) {
+            a.store(mode.code(), Ordering::Release);
+        }
+        self.affinity_pending |= self.affinity != (None, None);
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> ClusterMode {
+        self.mode
+    }
+
+    /// Binds the master's RX work (reading the source, distributing) to `rx_core` and its
+    /// TX work (sending what slaves send, forwarding) to `tx_core`
+    /// (`dna_cluster_set_cpu_affinity`).
+    ///
+    /// libzero runs RX and TX in two threads; this master does both in the one thread that
+    /// calls [`Cluster::poll`] / [`Cluster::run`], so that thread is bound, at its next
+    /// `poll`, to the cores of the work its mode does: `rx_core` in
+    /// [`ClusterMode::RecvOnly`], `tx_core` in [`ClusterMode::SendOnly`], both (the thread
+    /// may run on either) in [`ClusterMode::SendAndRecv`]. `None` leaves that side free;
+    /// both `None` changes nothing. Cores outside the calling thread's allowed set are
+    /// refused with [`Error::InvalidConfig`].
+    #[doc(alias = "dna_cluster_set_cpu_affinity")]
+    pub fn set_cpu_affinity(
+        &mut self,
+        rx_core: Option<usize>,
+        tx_core: Option<usize>,
+    ) -> Result<()> {
+        let allowed =
+            crate::sys::thread_affinity().map_err(|e| Error::sys("sched_getaffinity", e))?;
+        for c in [rx_core, tx_core].into_iter().flatten() {
+            if !allowed.contains(&c) {
+                return Err(Error::InvalidConfig {
+                    reason: format!("core {c} is not one of the allowed cores {allowed:?}"),
+                });
+            }
+        }
+        self.affinity = (rx_core, tx_core);
+        self.affinity_pending = rx_core.is_some() || tx_core.is_some();
+        Ok(())
+    }
+
+    /// The cores the polling thread is bound to under the current mode and affinity.
+    fn affinity_cores(&self) -> Vec<usize> {
+        let (rx, tx) = self.affinity;
+        let mut v: Vec<usize> = match self.mode {
+            ClusterMode::RecvOnly => rx.into_iter().collect(),
+            ClusterMode::SendOnly => tx.into_iter().collect(),
+            ClusterMode::SendAndRecv => rx.into_iter().chain(tx).collect(),
+        };
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// Starts distributing (`dna_cluster_enable`).
@@ -494,55 +611,118 @@ impl Cluster {
         }
     }
 
-    /// Takes back what slaves released and sends what they sent.
+    /// Takes back what slaves released and sends what they sent: to the egress slots in
+    /// the buffer's egress mask, or to `sink` (the default egress) when the mask is 0.
     fn service_slaves(&mut self, sink: &mut Option<&mut dyn PacketSink>) {
         let l = self.region.layout;
-        for (q, mq) in self.queues.iter_mut().enumerate() {
+        let sends = self.mode.sends();
+        let Cluster {
+            region,
+            queues,
+            free,
+            owners,
+            stats,
+            egress,
+            ..
+        } = self;
+        for (q, mq) in queues.iter_mut().enumerate() {
             let bit = 1u64 << q;
             while let Some(e) = mq.ret.pop_local() {
                 let (idx, _) = split(e);
-                if !Self::release_owner(&mut self.free, &mut self.owners, idx, bit) {
+                if !Self::release_owner(free, owners, idx, bit) {
                     mq.bad_returns += 1;
                 }
             }
             mq.ret.release();
             while let Some(e) = mq.tx.pop_local() {
                 let (idx, len) = split(e);
-                let held = self.owners.get(idx as usize).is_some_and(|o| o & bit != 0);
+                let held = owners.get(idx as usize).is_some_and(|o| o & bit != 0);
                 if !held {
                     mq.bad_returns += 1;
                     continue;
                 }
+                let hdr = l.buf(idx).and_then(|o| region.map.u32_at(o + BUF_EGRESS));
+                let mask = hdr.map_or(0, |a| a.load(Ordering::Acquire));
                 let data = l
                     .buf(idx)
                     .filter(|_| len <= l.buf_size)
-                    .and_then(|o| self.region.map.slice(o + BUF_HDR, len as usize));
-                let sent = match (data, sink.as_mut()) {
-                    (Some(d), Some(s)) => s.send(d).is_ok(),
-                    _ => false,
-                };
-                if sent {
-                    self.stats.tx += 1;
-                } else {
-                    self.stats.tx_drops += 1;
+                    .and_then(|o| region.map.slice(o + BUF_HDR, len as usize));
+                match data {
+                    Some(d) if sends => {
+                        if mask == 0 {
+                            match sink.as_mut().map(|s| s.send(d)) {
+                                Some(Ok(())) => stats.tx += 1,
+                                _ => stats.tx_drops += 1,
+                            }
+                        } else {
+                            let mut m = mask;
+                            while m != 0 {
+                                let slot = m.trailing_zeros() as usize;
+                                m &= m - 1;
+                                match egress.get_mut(slot).map(|(_, s)| s.send(d)) {
+                                    Some(Ok(())) => stats.tx += 1,
+                                    _ => stats.tx_drops += 1,
+                                }
+                            }
+                        }
+                    }
+                    _ => stats.tx_drops += u64::from(mask.count_ones().max(1)),
                 }
-                Self::release_owner(&mut self.free, &mut self.owners, idx, bit);
+                Self::release_owner(free, owners, idx, bit);
             }
             mq.tx.release();
-            // Slaves' alloc stashes never take the last quarter of the pool (kept for RX).
+            // Slaves' alloc stashes never take the last quarter of the pool (kept for RX);
+            // a receive-only cluster gives none (its slaves cannot send).
             let reserve = l.num_buffers as usize / 4;
-            if mq.attached && self.free.len() > reserve && mq.alloc.pending() < ALLOC_TARGET / 2 {
-                while self.free.len() > reserve && mq.alloc.pending() < ALLOC_TARGET {
-                    let Some(idx) = self.free.pop() else { break };
+            if sends && mq.attached && free.len() > reserve && mq.alloc.pending() < ALLOC_TARGET / 2
+            {
+                while free.len() > reserve && mq.alloc.pending() < ALLOC_TARGET {
+                    let Some(idx) = free.pop() else { break };
                     if !mq.alloc.push_local(entry(idx, 0)) {
-                        self.free.push(idx);
+                        free.push(idx);
                         break;
                     }
-                    self.owners[idx as usize] |= bit;
+                    owners[idx as usize] |= bit;
                 }
                 mq.alloc.publish();
             }
         }
+        for (_, s) in egress.iter_mut() {
+            if s.flush().is_err() {
+                stats.tx_drops += 1;
+            }
+        }
+    }
+
+    /// Adds an egress interface: slaves send to it by `ifindex`
+    /// ([`crate::Slave::set_ifindex`] / [`crate::Slave::add_ifindex`]); returns its slot.
+    /// At most [`MAX_EGRESS`]; adding an ifindex again replaces its sink.
+    pub fn add_egress(&mut self, ifindex: u32, sink: Box<dyn PacketSink + Send>) -> Result<usize> {
+        if ifindex == 0 {
+            return Err(Error::InvalidConfig {
+                reason: "egress ifindex 0".into(),
+            });
+        }
+        if let Some(slot) = self.egress.iter().position(|(i, _)| *i == ifindex) {
+            self.egress[slot].1 = sink;
+            return Ok(slot);
+        }
+        if self.egress.len() >= MAX_EGRESS {
+            return Err(Error::InvalidConfig {
+                reason: format!("more than {MAX_EGRESS} egress interfaces"),
+            });
+        }
+        let slot = self.egress.len();
+        if let Some(a) = self.region.map.u32_at(H_EGRESS + 4 * slot) {
+            a.store(ifindex, Ordering::Release);
+        }
+        self.egress.push((ifindex, sink));
+        Ok(slot)
+    }
+
+    /// The ifindexes of the egress interfaces, by slot.
+    pub fn egress_ifindexes(&self) -> Vec<u32> {
+        self.egress.iter().map(|(i, _)| *i).collect()
     }
 
     /// Notices attached and detached slaves (every round: one atomic load per queue) and,
@@ -609,6 +789,14 @@ impl Cluster {
         src: &mut dyn PacketSource,
         mut sink: Option<&mut dyn PacketSink>,
     ) -> Result<usize> {
+        if self.affinity_pending {
+            self.affinity_pending = false;
+            let cores = self.affinity_cores();
+            if !cores.is_empty() {
+                crate::sys::set_thread_affinity(&cores)
+                    .map_err(|e| Error::sys("sched_setaffinity", e))?;
+            }
+        }
         let now = Instant::now();
         let liveness = now.duration_since(self.last_liveness) >= LIVENESS_PERIOD;
         if liveness {
@@ -616,7 +804,8 @@ impl Cluster {
         }
         self.check_slaves(liveness);
         self.service_slaves(&mut sink);
-        if !self.enabled {
+        if !self.enabled || !self.mode.receives() {
+            self.publish_stats();
             return Ok(0);
         }
         let n = self.distribute(src, &mut sink)?;
@@ -635,6 +824,7 @@ impl Cluster {
         let l = self.region.layout;
         let nq = l.num_queues;
         let all: u64 = if nq == 64 { u64::MAX } else { (1u64 << nq) - 1 };
+        let sends = self.mode.sends();
         let Cluster {
             region,
             queues,
@@ -670,6 +860,7 @@ impl Cluster {
             stats.processed += 1;
             match v.action {
                 Action::Drop => {}
+                Action::Forward if !sends => stats.tx_drops += 1,
                 Action::Forward => match sink.as_mut() {
                     Some(s) => match s.send(data) {
                         Ok(()) => stats.tx += 1,

@@ -104,6 +104,24 @@ pub enum Error {
     /// The master does not forward this way (no egress configured).
     #[error("no egress: {0}")]
     NoEgress(&'static str),
+    /// The cluster's mode ([`crate::ClusterMode`]) does not allow this operation.
+    #[error("{op} refused: ZC cluster {id} is in {mode} mode")]
+    WrongMode {
+        /// The operation.
+        op: &'static str,
+        /// The cluster id.
+        id: u32,
+        /// The mode.
+        mode: &'static str,
+    },
+    /// No egress interface with this ifindex was added to the cluster.
+    #[error("ZC cluster {id} has no egress interface with ifindex {ifindex}")]
+    NoSuchEgress {
+        /// The cluster id.
+        id: u32,
+        /// The ifindex asked for.
+        ifindex: u32,
+    },
     /// A packet source or sink plugged into the master failed.
     #[error("packet I/O: {0}")]
     PacketIo(#[source] Box<dyn std::error::Error + Send + Sync>),

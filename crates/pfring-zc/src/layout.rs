@@ -18,7 +18,7 @@ use crate::sys::{Mapping, RING_CTL};
 /// `"PFRZC"` + format version, little endian.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"PFRZC\0\x01\0");
 /// Layout version.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 
 pub(crate) const HDR_SIZE: usize = 4096;
 pub(crate) const H_MAGIC: usize = 0;
@@ -38,6 +38,12 @@ pub(crate) const H_RX_DROPS: usize = 88;
 pub(crate) const H_TX_DROPS: usize = 96;
 /// 0 passive, 1 active.
 pub(crate) const H_WAIT_MODE: usize = 104;
+/// The cluster mode: 0 send and receive, 1 send only, 2 receive only (PF_RING's socket_mode).
+pub(crate) const H_MODE: usize = 108;
+/// The egress table: [`MAX_EGRESS`] ifindexes (u32, 0 = free slot), written by the master.
+pub(crate) const H_EGRESS: usize = 512;
+/// Most egress interfaces a cluster can have (a buffer's egress set is a 32-bit mask).
+pub const MAX_EGRESS: usize = 32;
 
 /// Header state: the master runs.
 pub(crate) const STATE_RUNNING: u32 = 1;
@@ -65,8 +71,11 @@ pub(crate) const RING_ALLOC: usize = 1;
 pub(crate) const RING_RET: usize = 2;
 pub(crate) const RING_TX: usize = 3;
 
-/// Buffer header: timestamp (ns) and hash.
+/// Buffer header: timestamp (ns), hash, egress mask (u32 at [`BUF_EGRESS`]).
 pub(crate) const BUF_HDR: usize = 16;
+/// Offset in the buffer header of the egress mask a slave writes before sending: bit `i`
+/// = egress slot `i` of the table at [`H_EGRESS`]; 0 = the master's default egress.
+pub(crate) const BUF_EGRESS: usize = 12;
 
 /// Most queues a cluster can have (owner bitmasks are 64 bits).
 pub const MAX_QUEUES: u32 = 64;

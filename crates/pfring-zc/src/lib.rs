@@ -59,11 +59,11 @@ mod sys;
 
 pub use bouncer::{Bouncer, BouncerMode, BouncerStats, BreakLoop, Decision};
 pub use cluster::{
-    Action, Cluster, ClusterConfig, ClusterStats, Distribution, DistributionFn, PacketSink,
-    PacketSource, QueueStats, Sources, Verdict, WaitMode,
+    Action, Cluster, ClusterConfig, ClusterMode, ClusterStats, Distribution, DistributionFn,
+    PacketSink, PacketSource, QueueStats, Sources, Verdict, WaitMode,
 };
 pub use error::{Error, Result};
 pub use hash::{HashMode, bidirectional_hash};
-pub use layout::MAX_QUEUES;
+pub use layout::{MAX_EGRESS, MAX_QUEUES};
 pub use shm::{DIR_ENV, descriptor_path, runtime_dir};
 pub use slave::{Buffer, Packet, Slave, SlaveStats};

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::cluster::{ClusterStats, WaitMode};
+use crate::cluster::{ClusterMode, ClusterStats, WaitMode};
 use crate::error::{Error, Result};
 use crate::layout::*;
 use crate::proc;
@@ -29,6 +29,9 @@ const MASTER_CHECK: Duration = Duration::from_millis(100);
 pub struct Buffer {
     idx: u32,
     len: u32,
+    /// Egress slots to send to (bit `i` = slot `i` of the cluster's egress table); 0 = the
+    /// master's default egress.
+    pub(crate) egress: u32,
 }
 
 impl Buffer {
@@ -43,6 +46,10 @@ impl Buffer {
     /// The buffer index in the pool.
     pub fn index(&self) -> u32 {
         self.idx
+    }
+    /// True when [`Slave::set_ifindex`] / [`Slave::add_ifindex`] chose egress interfaces.
+    pub fn has_egress(&self) -> bool {
+        self.egress != 0
     }
 }
 
@@ -214,7 +221,11 @@ impl Slave {
             return None;
         }
         *w |= bit;
-        Some(Buffer { idx, len })
+        Some(Buffer {
+            idx,
+            len,
+            egress: 0,
+        })
     }
 
     fn untrack(&mut self, b: &Buffer) {
@@ -440,10 +451,76 @@ impl Slave {
         }
     }
 
-    /// Sends a buffer out of the master's egress (`pfring_send_pkt_buff`); the buffer goes
-    /// back to the pool once sent.
+    /// The cluster's mode, as the master published it.
+    pub fn mode(&self) -> ClusterMode {
+        ClusterMode::from_code(
+            self.region
+                .map
+                .u32_at(H_MODE)
+                .map_or(0, |a| a.load(Ordering::Acquire)),
+        )
+    }
+
+    /// The egress slot of `ifindex` in the table the master publishes.
+    fn egress_slot(&self, ifindex: u32) -> Result<usize> {
+        (0..MAX_EGRESS)
+            .find(|&i| {
+                ifindex != 0
+                    && self
+                        .region
+                        .map
+                        .u32_at(H_EGRESS + 4 * i)
+                        .is_some_and(|a| a.load(Ordering::Acquire) == ifindex)
+            })
+            .ok_or(Error::NoSuchEgress {
+                id: self.id,
+                ifindex,
+            })
+    }
+
+    /// Sends `b` (at the next [`Slave::send`]) out of the egress interface `ifindex` only,
+    /// instead of the master's default egress (`pfring_set_pkt_buff_ifindex`). The master
+    /// must have added it ([`crate::Cluster::add_egress`]); otherwise
+    /// [`Error::NoSuchEgress`].
+    #[doc(alias = "pfring_set_pkt_buff_ifindex")]
+    pub fn set_ifindex(&self, b: &mut Buffer, ifindex: u32) -> Result<()> {
+        b.egress = 1 << self.egress_slot(ifindex)?;
+        Ok(())
+    }
+
+    /// Adds `ifindex` to the egress interfaces `b` goes out of: one [`Slave::send`] sends
+    /// the one buffer to each, without copies (`pfring_add_pkt_buff_ifindex`).
+    #[doc(alias = "pfring_add_pkt_buff_ifindex")]
+    pub fn add_ifindex(&self, b: &mut Buffer, ifindex: u32) -> Result<()> {
+        b.egress |= 1 << self.egress_slot(ifindex)?;
+        Ok(())
+    }
+
+    /// Sends a buffer out of the master's default egress, or of the interfaces chosen with
+    /// [`Slave::set_ifindex`] / [`Slave::add_ifindex`] (`pfring_send_pkt_buff`); the buffer
+    /// goes back to the pool once sent. The egress choice is written into the buffer's
+    /// header: a fan-out buffer held by several slaves must not be sent by two of them to
+    /// different interfaces at once. A receive-only cluster refuses with
+    /// [`Error::WrongMode`] (the buffer is released).
     #[doc(alias = "pfring_send_pkt_buff")]
     pub fn send(&mut self, b: Buffer) -> Result<()> {
+        let mode = self.mode();
+        if mode == ClusterMode::RecvOnly {
+            self.release(b);
+            return Err(Error::WrongMode {
+                op: "send",
+                id: self.id,
+                mode: mode.name(),
+            });
+        }
+        if let Some(a) = self
+            .region
+            .layout
+            .buf(b.idx)
+            .and_then(|o| self.region.map.u32_at(o + BUF_EGRESS))
+        {
+            a.store(b.egress, Ordering::Release);
+        }
         self.untrack(&b);
         let e = entry(b.idx, b.len);
         if !self.pending_tx.is_empty() || !self.tx.push(e) {
@@ -456,6 +533,14 @@ impl Slave {
 
     /// Copies `frame` into a new buffer and sends it.
     pub fn send_copy(&mut self, frame: &[u8]) -> Result<()> {
+        let mode = self.mode();
+        if mode == ClusterMode::RecvOnly {
+            return Err(Error::WrongMode {
+                op: "send",
+                id: self.id,
+                mode: mode.name(),
+            });
+        }
         let mut b = self.alloc()?;
         let d = self.data_mut(&mut b);
         let Some(dst) = d.get_mut(..frame.len()) else {

@@ -121,6 +121,8 @@ pub(crate) enum Source<'a> {
     },
     /// Bytes in a backend's own buffer (a capture file's current record).
     Buffer(&'a [u8]),
+    /// A `zc:` cluster buffer; it goes back to the cluster's pool on drop.
+    Zc(&'a mut crate::backend::zc::ZcBackend),
     /// A frame in an AF_XDP UMEM; the frame goes back to the fill ring on drop.
     Xdp {
         rx: &'a mut crate::backend::xdp::XdpRx,
@@ -144,6 +146,7 @@ impl Packet<'_> {
                 caplen,
             } => ring.frame_bytes(frame, *caplen),
             Source::Buffer(b) => b,
+            Source::Zc(z) => z.data(),
             Source::Xdp { rx, frame, caplen } => rx.frame_bytes(frame, *caplen),
         }
     }
@@ -179,6 +182,7 @@ impl Drop for Packet<'_> {
         match &mut self.source {
             Source::Tpacket { ring, .. } => ring.release(),
             Source::Buffer(_) => {}
+            Source::Zc(z) => z.release_current(),
             Source::Xdp { rx, frame, .. } => rx.recycle(frame),
         }
     }

@@ -521,6 +521,27 @@ enum Backend {
 }
 
 impl Backend {
+    /// The backend's name in errors (the device module: `packet`, `multi`, `pcap`, `xdp`,
+    /// `zc`, `userspace`).
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Packet(_) => "packet",
+            Backend::Multi(_) => "multi",
+            Backend::Pcap(_) => "pcap",
+            Backend::Xdp(_) => "xdp",
+            Backend::Zc(_) => "zc",
+            Backend::Shm(_) => "userspace",
+        }
+    }
+
+    /// [`Error::NotSupported`] for `op` on this backend.
+    fn unsupported(&self, op: &'static str) -> Error {
+        Error::NotSupported {
+            op,
+            backend: self.name(),
+        }
+    }
+
     /// The AF_PACKET sockets behind the ring: one, one per member, or none (files).
     fn sockets(&self) -> &[PacketBackend] {
         match self {
@@ -1074,9 +1095,29 @@ impl Ring {
         }))
     }
 
-    /// The next packet of a `zc:` cluster queue (one at a time: its buffer goes back to the
-    /// cluster at the next receive).
+    /// The next packet of a `zc:` cluster queue: its buffer goes back to the cluster when
+    /// the packet is dropped.
     fn recv_zc(&mut self, wait: bool) -> Result<Option<Packet<'_>>> {
+        if !self.fetch_zc(wait)? {
+            return Ok(None);
+        }
+        let long = self.cfg.long_header;
+        let Backend::Zc(z) = &mut self.backend else {
+            return Ok(None);
+        };
+        let mut header = z.hdr;
+        if long {
+            header.extended_hdr.pkt_hash = long_header_hash(z.data());
+        }
+        Ok(Some(Packet {
+            header,
+            source: Source::Zc(z),
+        }))
+    }
+
+    /// Takes the next packet of a `zc:` queue that passes the rules into the backend's
+    /// current buffer; false when none.
+    fn fetch_zc(&mut self, wait: bool) -> Result<bool> {
         let Ring {
             backend,
             breaker,
@@ -1086,7 +1127,7 @@ impl Ring {
             ..
         } = self;
         let Backend::Zc(z) = backend else {
-            return Ok(None);
+            return Ok(false);
         };
         // Bounded by the queue: every pass consumes a packet (software rules as on files).
         loop {
@@ -1094,7 +1135,7 @@ impl Ring {
                 if breaker.is_set() {
                     breaker.reset();
                 }
-                return Ok(None);
+                return Ok(false);
             }
             let Some(r) = rules.as_deref_mut() else {
                 break;
@@ -1111,14 +1152,7 @@ impl Ring {
             }
         }
         *recv_count += 1;
-        let mut header = z.hdr;
-        if cfg.long_header {
-            header.extended_hdr.pkt_hash = long_header_hash(z.data());
-        }
-        Ok(Some(Packet {
-            header,
-            source: Source::Buffer(z.data()),
-        }))
+        Ok(true)
     }
 
     /// Whether a `pcap:` ring has delivered its file's last packet (always false for devices).
@@ -1193,7 +1227,7 @@ impl Ring {
         }
         if let Backend::Zc(_) = self.backend {
             // One cluster buffer per burst, like files.
-            let len = usize::from(self.recv_zc(wait)?.is_some());
+            let len = usize::from(self.fetch_zc(wait)?);
             return Ok(Burst { ring: self, len });
         }
         if let Backend::Multi(_) = self.backend {
@@ -1702,31 +1736,9 @@ impl Ring {
                     b.enable_rss_rehash()?;
                 }
             }
-            Backend::Pcap(_) => {
-                return Err(Error::NotSupported {
-                    op: "enable_rss_rehash",
-                    backend: "pcap",
-                });
-            }
-            Backend::Zc(_) => {
-                return Err(Error::NotSupported {
-                    op: "enable_rss_rehash",
-                    backend: "zc",
-                });
-            }
-            Backend::Shm(_) => {
-                return Err(Error::NotSupported {
-                    op: "enable_rss_rehash",
-                    backend: "userspace",
-                });
-            }
-            // The XDP program redirects each frame to the socket of the queue it came on.
-            Backend::Xdp(_) => {
-                return Err(Error::NotSupported {
-                    op: "enable_rss_rehash",
-                    backend: "xdp",
-                });
-            }
+            // Files and shared-memory rings have no RX queues; the XDP program sends each
+            // frame to the socket of the queue it came on.
+            other => return Err(other.unsupported("enable_rss_rehash")),
         }
         if self.enabled {
             for b in self.backend.sockets() {
@@ -2322,8 +2334,9 @@ impl Drop for Burst<'_> {
                 }
             }
             Backend::Xdp(x) => x.rx.recycle_all(&self.ring.burst[..self.len]),
+            Backend::Zc(z) => z.release_current(),
             // Userspace slots are released by the next receive call.
-            Backend::Pcap(_) | Backend::Zc(_) | Backend::Shm(_) => {}
+            Backend::Pcap(_) | Backend::Shm(_) => {}
         }
     }
 }

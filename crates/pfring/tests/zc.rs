@@ -287,3 +287,42 @@ fn software_rules_run_on_zc_rings() {
     let st = r.rules_stats();
     assert_eq!((st.delivered, st.filtered), (50, 50));
 }
+
+#[test]
+fn a_dropped_packet_gives_its_buffer_back_at_once() {
+    let id = cluster_id(9);
+    let mut c = Cluster::create(id, 1, small()).unwrap();
+    c.set_distribution(Distribution::RoundRobin);
+    c.enable();
+    let mut ring = Ring::open(&format!("zc:{id}@0"), 1536, Flags::default()).unwrap();
+    ring.enable().unwrap();
+    let frames: Vec<_> = (0..3).map(|i| frame(1, 2, 80, i)).collect();
+    let mut src = Frames(frames, 0);
+    c.poll(&mut src, None).unwrap();
+    let mut empty = Frames(vec![], 0);
+    c.poll(&mut empty, None).unwrap();
+    let base = c.free_buffers();
+    {
+        let p = ring.recv(false).unwrap().expect("a packet");
+        assert_eq!(frame_id(p.data()), 0);
+        c.poll(&mut empty, None).unwrap();
+        assert_eq!(c.free_buffers(), base, "held while the packet lives");
+    }
+    // Dropped: back in the pool without another receive.
+    c.poll(&mut empty, None).unwrap();
+    assert_eq!(c.free_buffers(), base + 1);
+    // A burst gives its buffer back when it is dropped, too.
+    {
+        let b = ring.recv_burst(8, false).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(frame_id(b.get(0).unwrap().1), 1);
+    }
+    c.poll(&mut empty, None).unwrap();
+    assert_eq!(c.free_buffers(), base + 2);
+    let p = ring.recv(false).unwrap().expect("the third");
+    assert_eq!(frame_id(p.data()), 2);
+    drop(p);
+    assert!(ring.recv(false).unwrap().is_none());
+    c.poll(&mut empty, None).unwrap();
+    assert_eq!(c.free_buffers(), base + 3);
+}

@@ -74,32 +74,12 @@ fn parse_args() -> Result<Option<Opts>> {
     Ok(Some(Opts { cmd, json }))
 }
 
-/// A plugin as PF_RING's `plugins_info` listed it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct PluginInfo {
-    id: u16,
-    name: String,
-    description: String,
-}
+use pfring::filter::rules::plugin::PluginInfo;
 
-/// Where plugin registrations come from. The library has no plugin registry yet, so the
-/// only source is [`NoPlugins`]; a registry implements this trait and replaces it in
-/// [`plugin_registry`].
-trait PluginRegistry {
-    fn plugins(&self) -> Vec<PluginInfo>;
-}
-
-/// The plugin registry of a library without plugins.
-struct NoPlugins;
-
-impl PluginRegistry for NoPlugins {
-    fn plugins(&self) -> Vec<PluginInfo> {
-        Vec::new()
-    }
-}
-
-fn plugin_registry() -> impl PluginRegistry {
-    NoPlugins
+/// The plugins every ring has (`plugins_info`): the ones that ship with the library (SIP,
+/// RTP). Plugins an application registers itself live in its rings only.
+fn plugins() -> Vec<PluginInfo> {
+    pfring::filter::rules::plugin::PluginRegistry::with_builtin().info()
 }
 
 /// `/proc/net/pf_ring/info`'s lines (PF_RING 5.4's labels, padded to 20 columns).
@@ -291,7 +271,7 @@ fn dev_json(d: &DeviceInfo, bound_rings: usize) -> Value {
 
 fn run(o: Opts) -> Result<()> {
     let rings = registry::rings()?;
-    let plugins = plugin_registry().plugins();
+    let plugins = plugins();
     let out = match o.cmd {
         Cmd::Info if o.json => info_json(rings.len(), plugins.len()).to_string() + "\n",
         Cmd::Info => info_text(rings.len(), plugins.len()),
@@ -450,7 +430,12 @@ mod tests {
     }
 
     #[test]
-    fn no_plugins_prints_only_the_header() {
-        assert_eq!(plugins_text(&plugin_registry().plugins()), "ID\tPlugin\n");
+    fn the_builtin_plugins_are_listed_by_id() {
+        let text = plugins_text(&plugins());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "ID\tPlugin");
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[1].starts_with("2\tsip ["), "{text}");
+        assert!(lines[2].starts_with("3\trtp ["), "{text}");
     }
 }

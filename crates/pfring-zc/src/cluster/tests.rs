@@ -490,3 +490,200 @@ fn several_registered_sources_feed_one_cluster() {
     )));
     assert_eq!(c.poll(&mut srcs, None).unwrap(), BURST);
 }
+
+/// A sink whose frames the test can still read after handing it to the cluster.
+#[derive(Clone, Default)]
+struct SharedSink(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+impl PacketSink for SharedSink {
+    fn send(&mut self, frame: &[u8]) -> Result<()> {
+        self.0.lock().unwrap().push(frame.to_vec());
+        Ok(())
+    }
+}
+impl SharedSink {
+    fn frames(&self) -> Vec<Vec<u8>> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn recv_only_mode_refuses_sends_and_forwarding() {
+    let mut c = Cluster::in_process(20, 1, small()).unwrap();
+    c.set_mode(ClusterMode::RecvOnly);
+    assert_eq!(c.mode(), ClusterMode::RecvOnly);
+    c.set_distribution_function(|f, _| {
+        if frame_id(f) == 2 {
+            Verdict::forward(0)
+        } else {
+            Verdict::pass(1, 0)
+        }
+    });
+    c.enable();
+    let mut s = c.slave(0).unwrap();
+    assert_eq!(s.mode(), ClusterMode::RecvOnly);
+    let mut sink = VecSink::default();
+    c.last_liveness -= LIVENESS_PERIOD;
+    let mut src = ListSource::new(vec![frame(1, 1, 1), frame(1, 2, 2)]);
+    c.poll(&mut src, Some(&mut sink)).unwrap();
+    // The slave got the passed packet, the forwarded one is a TX drop, nothing went out.
+    let p = s.recv(false).unwrap().unwrap();
+    assert_eq!(frame_id(p.data()), 1);
+    let b = p.into_buffer().unwrap();
+    let free = c.free_buffers();
+    assert!(matches!(
+        s.send(b),
+        Err(Error::WrongMode { op: "send", .. })
+    ));
+    assert!(matches!(s.send_copy(b"x"), Err(Error::WrongMode { .. })));
+    // No alloc stash in receive-only mode.
+    assert!(matches!(s.alloc(), Err(Error::NoBuffers)));
+    c.poll(&mut ListSource::new(vec![]), Some(&mut sink))
+        .unwrap();
+    assert!(sink.0.is_empty());
+    let st = c.stats();
+    assert_eq!((st.rx, st.tx, st.tx_drops), (2, 0, 1));
+    assert_eq!(
+        c.free_buffers(),
+        free + 1,
+        "the refused buffer was released"
+    );
+}
+
+#[test]
+fn send_only_mode_reads_no_source_and_sends() {
+    let mut c = Cluster::in_process(21, 1, small()).unwrap();
+    c.set_mode(ClusterMode::SendOnly);
+    c.enable();
+    let mut s = c.slave(0).unwrap();
+    let mut sink = VecSink::default();
+    c.last_liveness -= LIVENESS_PERIOD;
+    let mut src = ListSource::new(vec![frame(1, 1, 1)]);
+    assert_eq!(c.poll(&mut src, Some(&mut sink)).unwrap(), 0);
+    assert_eq!(src.next, 0, "the source was not read");
+    s.send_copy(b"out").unwrap();
+    c.poll(&mut src, Some(&mut sink)).unwrap();
+    assert_eq!(src.next, 0);
+    assert_eq!(sink.0, vec![b"out".to_vec()]);
+    let st = c.stats();
+    assert_eq!((st.rx, st.tx), (0, 1));
+    // Back to both: the source is read again.
+    c.set_mode(ClusterMode::SendAndRecv);
+    assert_eq!(c.poll(&mut src, Some(&mut sink)).unwrap(), 1);
+    assert_eq!(s.recv(false).unwrap().map(|p| frame_id(p.data())), Some(1));
+}
+
+#[test]
+fn cpu_affinity_binds_the_polling_thread_per_mode() {
+    let allowed = crate::sys::thread_affinity().unwrap();
+    let first = allowed[0];
+    let last = *allowed.last().unwrap();
+    let mut c = Cluster::in_process(22, 1, small()).unwrap();
+    assert!(matches!(
+        c.set_cpu_affinity(Some(100_000), None),
+        Err(Error::InvalidConfig { .. })
+    ));
+    c.set_cpu_affinity(Some(first), Some(last)).unwrap();
+    let poll_in_thread = |mut c: Cluster| {
+        std::thread::spawn(move || {
+            c.poll(&mut ListSource::new(vec![]), None).unwrap();
+            (c, crate::sys::thread_affinity().unwrap())
+        })
+        .join()
+        .unwrap()
+    };
+    // Both RX and TX in one thread: bound to the two cores.
+    let (mut c, cores) = poll_in_thread(c);
+    let mut both = vec![first, last];
+    both.dedup();
+    assert_eq!(cores, both);
+    // Receive only: the RX core alone; send only: the TX core alone.
+    c.set_mode(ClusterMode::RecvOnly);
+    let (mut c, cores) = poll_in_thread(c);
+    assert_eq!(cores, vec![first]);
+    c.set_mode(ClusterMode::SendOnly);
+    let (_c, cores) = poll_in_thread(c);
+    assert_eq!(cores, vec![last]);
+    // This thread was not touched.
+    assert_eq!(crate::sys::thread_affinity().unwrap(), allowed);
+}
+
+#[test]
+fn slave_sends_by_ifindex_to_one_or_several_egresses() {
+    let mut c = Cluster::in_process(23, 1, small()).unwrap();
+    let (a, b) = (SharedSink::default(), SharedSink::default());
+    assert_eq!(c.add_egress(7, Box::new(a.clone())).unwrap(), 0);
+    assert_eq!(c.add_egress(9, Box::new(b.clone())).unwrap(), 1);
+    assert!(c.add_egress(0, Box::new(SharedSink::default())).is_err());
+    assert_eq!(c.egress_ifindexes(), vec![7, 9]);
+    c.enable();
+    let mut s = c.slave(0).unwrap();
+    let mut default = VecSink::default();
+    c.last_liveness -= LIVENESS_PERIOD;
+    c.poll(&mut ListSource::new(vec![]), Some(&mut default))
+        .unwrap();
+    let one = |s: &mut Slave, bytes: &[u8], ifs: &[u32]| {
+        let mut buf = s.alloc().unwrap();
+        s.data_mut(&mut buf)[..bytes.len()].copy_from_slice(bytes);
+        s.set_len(&mut buf, bytes.len()).unwrap();
+        if let Some((&first, rest)) = ifs.split_first() {
+            s.set_ifindex(&mut buf, first).unwrap();
+            for &i in rest {
+                s.add_ifindex(&mut buf, i).unwrap();
+            }
+        }
+        s.send(buf).unwrap();
+    };
+    one(&mut s, b"to7", &[7]);
+    one(&mut s, b"to9", &[9]);
+    one(&mut s, b"both", &[7, 9]);
+    one(&mut s, b"default", &[]);
+    // An unknown ifindex is refused before sending.
+    let mut buf = s.alloc().unwrap();
+    assert!(matches!(
+        s.set_ifindex(&mut buf, 8),
+        Err(Error::NoSuchEgress { ifindex: 8, .. })
+    ));
+    s.release(buf);
+    // A received buffer goes out of two egresses, zero copy.
+    let mut src = ListSource::new(vec![frame(1, 2, 55)]);
+    c.poll(&mut src, Some(&mut default)).unwrap();
+    let mut rb = s.recv(false).unwrap().unwrap().into_buffer().unwrap();
+    assert!(!rb.has_egress());
+    s.set_ifindex(&mut rb, 9).unwrap();
+    s.add_ifindex(&mut rb, 7).unwrap();
+    s.send(rb).unwrap();
+    let before = c.free_buffers();
+    c.poll(&mut ListSource::new(vec![]), Some(&mut default))
+        .unwrap();
+    let fa = a.frames();
+    let fb = b.frames();
+    assert_eq!(&fa[..2], &[b"to7".to_vec(), b"both".to_vec()]);
+    assert_eq!(&fb[..2], &[b"to9".to_vec(), b"both".to_vec()]);
+    assert_eq!((fa.len(), fb.len()), (3, 3));
+    assert_eq!(frame_id(&fa[2]), 55);
+    assert_eq!(frame_id(&fb[2]), 55);
+    assert_eq!(default.0, vec![b"default".to_vec()]);
+    assert_eq!(c.stats().tx, 7);
+    assert_eq!(c.stats().tx_drops, 0);
+    assert!(c.free_buffers() > before, "sent buffers came back");
+}
+
+#[test]
+fn forged_egress_masks_are_tx_drops() {
+    let mut c = Cluster::in_process(24, 1, small()).unwrap();
+    let a = SharedSink::default();
+    c.add_egress(3, Box::new(a.clone())).unwrap();
+    c.enable();
+    let mut s = c.slave(0).unwrap();
+    c.last_liveness -= LIVENESS_PERIOD;
+    c.poll(&mut ListSource::new(vec![]), None).unwrap();
+    let mut buf = s.alloc().unwrap();
+    s.set_len(&mut buf, 10).unwrap();
+    // Slots 0 (ifindex 3) and 5 (none): a forged mask.
+    buf.egress = 0b10_0001;
+    s.send(buf).unwrap();
+    c.poll(&mut ListSource::new(vec![]), None).unwrap();
+    assert_eq!(a.frames().len(), 1);
+    let st = c.stats();
+    assert_eq!((st.tx, st.tx_drops), (1, 1));
+}

@@ -2,9 +2,8 @@
 //! pfcount and every other tool can read a queue that a `pfdnacluster_master` (or any
 //! [`pfring_zc::Cluster`]) fills.
 //!
-//! - Packets are the cluster's shared buffers, handed out without copying; the buffer of the
-//!   packet last received goes back to the pool at the next receive (or when the ring is
-//!   closed).
+//! - Packets are the cluster's shared buffers, handed out without copying; a packet's buffer
+//!   goes back to the pool when the `Packet` (or the `Burst`) is dropped.
 //! - A BPF filter runs in user space on each packet; rejected packets go back at once.
 //! - `send` copies the frame into a pool buffer and hands it to the master, which sends it
 //!   out of its egress.
@@ -43,7 +42,7 @@ impl ZcBackend {
     }
 
     /// Gives the current buffer back.
-    fn release_current(&mut self) {
+    pub(crate) fn release_current(&mut self) {
         if let Some(b) = self.current.take() {
             self.slave.release(b);
         }

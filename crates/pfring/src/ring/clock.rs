@@ -43,24 +43,13 @@ impl Ring {
     /// Refuses hardware stamps on backends whose frames cannot carry them.
     fn hw_timestamp_backend(&self) -> Result<()> {
         match self.backend {
-            Backend::Pcap(_) => Err(Error::NotSupported {
-                op: "hardware timestamps",
-                backend: "pcap",
-            }),
             // AF_XDP descriptors carry no timestamp: frames are stamped when received.
             Backend::Xdp(_) => Err(Error::NotSupported {
                 op: "hardware timestamps (AF_XDP frames carry no timestamp)",
                 backend: "xdp",
             }),
-            Backend::Zc(_) => Err(Error::NotSupported {
-                op: "hardware timestamps",
-                backend: "zc",
-            }),
-            Backend::Shm(_) => Err(Error::NotSupported {
-                op: "hardware timestamps",
-                backend: "userspace",
-            }),
             Backend::Packet(_) | Backend::Multi(_) => Ok(()),
+            ref other => Err(other.unsupported("hardware timestamps")),
         }
     }
 
@@ -71,20 +60,8 @@ impl Ring {
                 op,
                 backend: "packet (bound to `any` or `none`)",
             }),
-            Backend::Multi(_) => Err(Error::NotSupported {
-                op,
-                backend: "multi",
-            }),
-            Backend::Pcap(_) => Err(Error::NotSupported {
-                op,
-                backend: "pcap",
-            }),
             Backend::Xdp(x) => Ok(x.ifname.clone()),
-            Backend::Zc(_) => Err(Error::NotSupported { op, backend: "zc" }),
-            Backend::Shm(_) => Err(Error::NotSupported {
-                op,
-                backend: "userspace",
-            }),
+            other => Err(other.unsupported(op)),
         }
     }
 

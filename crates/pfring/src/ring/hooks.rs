@@ -37,7 +37,10 @@ impl Ring {
             cluster_id: cluster.map(|c| c.0),
             cluster_type: cluster.map(|c| format!("{:?}", c.1)).unwrap_or_default(),
             bpf_filter: self.reg.bpf.clone(),
-            sampling_rate: 1,
+            sampling_rate: self
+                .rules
+                .as_deref()
+                .map_or(1, |r| r.set.sampling_rate().max(1)),
             slots: match &self.backend {
                 Backend::Shm(s) => s.slots(),
                 _ => self.cfg.slots,
@@ -50,11 +53,21 @@ impl Ring {
             recv: st.recv,
             drop: st.drop,
             sent: self.tx_stats().0,
-            filtered: match &self.backend {
-                Backend::Shm(s) if s.role == crate::backend::shm::Role::Consumer => {
-                    Some(s.filtered)
+            // Frames the library itself kept from the application: a userspace ring's BPF
+            // filter, and the software rules (PF_RING's "filtered"). Kernel filters drop
+            // before the ring and are not counted.
+            filtered: {
+                let bpf = match &self.backend {
+                    Backend::Shm(s) if s.role == crate::backend::shm::Role::Consumer => {
+                        Some(s.filtered)
+                    }
+                    _ => None,
+                };
+                let rules = self.rules.as_deref().map(|r| r.set.stats().filtered);
+                match (bpf, rules) {
+                    (None, None) => None,
+                    (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
                 }
-                _ => None,
             },
             ..RingInfo::default()
         }
