@@ -6,7 +6,7 @@
 //! socket mode, cluster, BPF filter, slots and its counters. The file is written when the
 //! ring opens, when a setting changes, from the receive path at most about once a second
 //! (a counter check per receive call, a clock read every 64 calls, and at every wait), on
-//! [`crate::Ring::stats`] (at most every 100 ms) — so a busy or idle ring's counters are
+//! [`crate::Ring::stats`] (at most every 500 ms) — so a busy or idle ring's counters are
 //! never more than about a second old — and it is removed when the ring is dropped. Each
 //! write goes to a temporary file renamed over the entry, so readers never see half a file.
 //!

@@ -46,8 +46,8 @@ fn registry_entry_has_sampling_rate_and_filtered() {
     assert_eq!(n, 5, "20 frames passed the rule, one in 4 sampled");
     ring.stats().unwrap();
     let id = ring.registry_id().expect("registered").to_owned();
-    // Written on stats() at most every 100 ms: wait out the window, then read again.
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    // Written on stats() at most every 500 ms: wait out the window, then read again.
+    std::thread::sleep(std::time::Duration::from_millis(550));
     ring.stats().unwrap();
     let info = pfring::registry::ring(&id).unwrap().expect("entry");
     assert_eq!(info.sampling_rate, 4);

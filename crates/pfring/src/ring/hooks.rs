@@ -82,9 +82,10 @@ impl Ring {
         self.reg.write(&mut info);
     }
 
-    /// After [`Ring::stats`]: writes the entry if the last write is 100 ms old.
+    /// After [`Ring::stats`]: writes the entry if the last write is 500 ms old (tools that read
+    /// their stats every 100 ms, like pfcount -n, then write two entries a second, not ten).
     pub(super) fn registry_stats(&mut self) {
-        if self.reg.due(std::time::Duration::from_millis(100)) {
+        if self.reg.due(std::time::Duration::from_millis(500)) {
             self.registry_write();
         }
     }
