@@ -494,9 +494,9 @@ fn a_bpf_filter_on_the_receiving_side_skips_and_counts() {
     assert_eq!(drain(&mut rx), (0..100).step_by(2).collect::<Vec<_>>());
     assert_eq!(rx.stats().unwrap().recv, 50);
     // The registry entry counts the 50 rejected frames (written by stats() once the last
-    // write is 100 ms old).
+    // write is 500 ms old).
     if let Some(id) = rx.registry_id().map(str::to_owned) {
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(550));
         rx.stats().unwrap();
         let info = pfring::registry::ring(&id).unwrap().expect("own entry");
         assert_eq!((info.recv, info.filtered), (50, Some(50)));
