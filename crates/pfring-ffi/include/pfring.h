@@ -1481,7 +1481,7 @@ int pfring_print_parsed_pkt(char *buff, unsigned int buff_len, const uint8_t *p,
 // See the module documentation; `p` holds `caplen` bytes.
 int pfring_print_pkt(char *buff, unsigned int buff_len, const uint8_t *p, unsigned int len, unsigned int caplen);
 
-// Formats `val` into `buf` ([`format_numbers`]) and returns `buf` (NULL for a NULL or empty
+// Formats `val` into `buf` ([`pfring_rs::format_numbers`]) and returns `buf` (NULL for a NULL or empty
 // buffer).
 //
 // # Safety

@@ -8,7 +8,6 @@
 //! (`pkt` / `p` point to the header's `caplen` bytes, `buff` / `buf` to `buff_len` bytes).
 
 use std::ffi::{CString, c_char, c_int, c_uint};
-use std::fmt::Write as _;
 
 use pfring_rs::PacketHeader;
 use pfring_rs::parse::{IpAddress, ParsedPacket, format_parsed};
@@ -207,40 +206,7 @@ pub unsafe extern "C" fn pfring_print_pkt(
     })
 }
 
-/// PF_RING's number format: thousands grouped with `'` (`1'234'567`), `.dd` with decimals,
-/// values below 1000 as `%.2f` / `%u`; groups up to 10^12 as PF_RING does.
-pub fn format_numbers(val: f64, decimals: bool) -> String {
-    let v = if val.is_finite() && val > 0.0 {
-        val
-    } else {
-        0.0
-    };
-    let whole = v as u64;
-    let g = |div: u64| (whole / div) % 1000;
-    let mut s = if v >= 1e9 {
-        format!(
-            "{}'{:03}'{:03}'{:03}",
-            g(1_000_000_000),
-            g(1_000_000),
-            g(1000),
-            g(1)
-        )
-    } else if v >= 1e6 {
-        format!("{}'{:03}'{:03}", g(1_000_000), g(1000), g(1))
-    } else if v >= 1000.0 {
-        format!("{}'{:03}", g(1000), g(1))
-    } else if decimals {
-        return format!("{v:.2}");
-    } else {
-        return format!("{}", g(1));
-    };
-    if decimals {
-        let _ = write!(s, ".{:02}", (((v - whole as f64) * 100.0) as u64) % 100);
-    }
-    s
-}
-
-/// Formats `val` into `buf` ([`format_numbers`]) and returns `buf` (NULL for a NULL or empty
+/// Formats `val` into `buf` ([`pfring_rs::format_numbers`]) and returns `buf` (NULL for a NULL or empty
 /// buffer).
 ///
 /// # Safety
@@ -253,7 +219,7 @@ pub unsafe extern "C" fn pfring_format_numbers(
     add_decimals: u8,
 ) -> *mut c_char {
     call_or(std::ptr::null_mut(), || {
-        let s = format_numbers(val, add_decimals != 0);
+        let s = pfring_rs::format_numbers(val, add_decimals != 0);
         // SAFETY: per the module contract.
         unsafe { put(buf, buf_len, &s) }?;
         Ok(buf)
@@ -523,16 +489,6 @@ pub unsafe extern "C" fn pfring_freealldevs(list: *mut pfring_if_t) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_are_grouped_like_pfring() {
-        assert_eq!(format_numbers(1234567.0, false), "1'234'567");
-        assert_eq!(format_numbers(1234.5, true), "1'234.50");
-        assert_eq!(format_numbers(999.0, false), "999");
-        assert_eq!(format_numbers(12.345, true), "12.35");
-        assert_eq!(format_numbers(-5.0, false), "0");
-        assert_eq!(format_numbers(2_000_000_001.0, false), "2'000'000'001");
-    }
 
     #[test]
     fn put_truncates_and_terminates() {

@@ -27,6 +27,7 @@ pub mod cluster;
 pub mod device;
 pub mod error;
 pub mod filter;
+mod fmt;
 pub mod packet;
 pub mod parse;
 pub mod pcap;
@@ -39,6 +40,7 @@ pub use backend::xdp_bridge::{XdpBridge, XdpBridgeStats};
 pub use device::DeviceSpec;
 pub use error::{Error, Result, SyscallError};
 pub use filter::{FilterError, Program as BpfProgram, Target as BpfTarget};
+pub use fmt::format_numbers;
 pub use packet::{ExtendedHeader, OwnedPacket, Packet, PacketHeader, Timestamp, TimestampSource};
 pub use parse::{ClusterHash, ClusterType, IpAddress, ParsedPacket, parse_packet};
 pub use ring::{
