@@ -892,14 +892,18 @@ int pfring_remove_from_cluster(struct pfring *ring);
 // See the module documentation.
 uint8_t pfring_get_num_rx_channels(struct pfring *ring);
 
-// Binds the ring to one RX channel. Not supported: open `eth0@N` (or use
-// `pfring_open_multichannel`) instead; the channel is part of the device name here.
+// Binds the (not yet enabled) ring to RX channel `channel_id` of its device: the ring is
+// reopened on `dev@channel_id` with its settings carried over, as [`crate::lifecycle::rebind`]
+// does for `pfring_bind`. `PF_RING_ERROR_INVALID_STATUS` once enabled; `NOT_SUPPORTED` for
+// rings that are not on one network device (`any`, several devices, module prefixes).
 //
 // # Safety
 // See the module documentation.
 int pfring_set_channel_id(struct pfring *ring, uint32_t channel_id);
 
-// 5.6.1: binds the ring to a set of RX channels. Not supported: use `eth0@1-3` names.
+// 5.6.1: binds the (not yet enabled) ring to the RX channels whose bits are set in
+// `channel_mask` (bit N = channel N): the ring is reopened on `dev@a,b,...` like
+// [`pfring_set_channel_id`]. A zero mask is `INVALID_ARGUMENT`.
 //
 // # Safety
 // See the module documentation.

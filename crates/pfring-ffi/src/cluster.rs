@@ -63,33 +63,56 @@ pub unsafe extern "C" fn pfring_get_num_rx_channels(ring: *mut pfring) -> u8 {
     })
 }
 
-/// Binds the ring to one RX channel. Not supported: open `eth0@N` (or use
-/// `pfring_open_multichannel`) instead; the channel is part of the device name here.
+/// Binds the (not yet enabled) ring to RX channel `channel_id` of its device: the ring is
+/// reopened on `dev@channel_id` with its settings carried over, as [`crate::lifecycle::rebind`]
+/// does for `pfring_bind`. `PF_RING_ERROR_INVALID_STATUS` once enabled; `NOT_SUPPORTED` for
+/// rings that are not on one network device (`any`, several devices, module prefixes).
 ///
 /// # Safety
 /// See the module documentation.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pfring_set_channel_id(ring: *mut pfring, channel_id: u32) -> c_int {
-    let _ = channel_id;
     call(|| {
         // SAFETY: per the module contract.
-        unsafe { handle(ring) }?;
-        Err(not_supported())
+        let h = unsafe { handle(ring) }?;
+        let dev = format!("{}@{channel_id}", channel_base(h)?);
+        crate::lifecycle::rebind(h, &dev)
     })
 }
 
-/// 5.6.1: binds the ring to a set of RX channels. Not supported: use `eth0@1-3` names.
+/// 5.6.1: binds the (not yet enabled) ring to the RX channels whose bits are set in
+/// `channel_mask` (bit N = channel N): the ring is reopened on `dev@a,b,...` like
+/// [`pfring_set_channel_id`]. A zero mask is `INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// See the module documentation.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pfring_set_channel_mask(ring: *mut pfring, channel_mask: u32) -> c_int {
-    let _ = channel_mask;
     call(|| {
         // SAFETY: per the module contract.
-        unsafe { handle(ring) }?;
-        Err(not_supported())
+        let h = unsafe { handle(ring) }?;
+        if channel_mask == 0 {
+            return Err(invalid());
+        }
+        let list: Vec<String> = (0..32)
+            .filter(|b| channel_mask & (1 << b) != 0)
+            .map(|b: u32| b.to_string())
+            .collect();
+        let dev = format!("{}@{}", channel_base(h)?, list.join(","));
+        crate::lifecycle::rebind(h, &dev)
     })
+}
+
+/// The ring's device without its channel part (`eth0@1` -> `eth0`), for rings on one
+/// network device; `NOT_SUPPORTED` otherwise.
+fn channel_base(h: &pfring) -> Result<String, crate::Code> {
+    let st = h.lock();
+    let dev = st.ring.device();
+    let base = dev.split('@').next().unwrap_or(dev);
+    if base.is_empty() || base == "any" || base.contains([',', ';', ':']) {
+        return Err(not_supported());
+    }
+    Ok(base.to_owned())
 }
 
 /// RSS rehash: a ring bound to some RX channels (`eth0@1`) gets the packets whose symmetric

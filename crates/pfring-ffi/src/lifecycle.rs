@@ -141,28 +141,34 @@ pub unsafe extern "C" fn pfring_bind(ring: *mut pfring, device_name: *mut c_char
         let h = unsafe { handle(ring) }?;
         // SAFETY: per the module contract.
         let dev = unsafe { cstr(device_name) }?;
-        let mut st = h.lock();
-        if st.ring.is_enabled() {
-            set_errno(libc::EBUSY);
-            return Err(Code(PF_RING_ERROR_INVALID_STATUS));
-        }
-        let old = &st.ring;
-        let mut new = Ring::open(dev, h.caplen, Flags(h.flags))?;
-        new.set_direction(old.direction())?;
-        new.set_socket_mode(old.socket_mode())?;
-        new.set_poll_watermark(old.poll_watermark())?;
-        if let Some(name) = old.application_name() {
-            new.set_application_name(name)?;
-        }
-        if let Some(expr) = &st.bpf {
-            new.set_bpf_filter(expr)?;
-        }
-        if let Some((id, ty)) = old.cluster() {
-            new.set_cluster(id, ty)?;
-        }
-        st.ring = new;
-        Ok(0)
+        rebind(h, dev)
     })
+}
+
+/// Reopens the (not yet enabled) ring of `h` on `dev`, carrying its settings over
+/// ([`pfring_bind`], and the channel calls, which rebind to `dev@channels`).
+pub(crate) fn rebind(h: &pfring, dev: &str) -> Result<c_int, Code> {
+    let mut st = h.lock();
+    if st.ring.is_enabled() {
+        set_errno(libc::EBUSY);
+        return Err(Code(PF_RING_ERROR_INVALID_STATUS));
+    }
+    let old = &st.ring;
+    let mut new = Ring::open(dev, h.caplen, Flags(h.flags))?;
+    new.set_direction(old.direction())?;
+    new.set_socket_mode(old.socket_mode())?;
+    new.set_poll_watermark(old.poll_watermark())?;
+    if let Some(name) = old.application_name() {
+        new.set_application_name(name)?;
+    }
+    if let Some(expr) = &st.bpf {
+        new.set_bpf_filter(expr)?;
+    }
+    if let Some((id, ty)) = old.cluster() {
+        new.set_cluster(id, ty)?;
+    }
+    st.ring = new;
+    Ok(0)
 }
 
 /// Gives the calling process the real-time `SCHED_FIFO` policy with priority

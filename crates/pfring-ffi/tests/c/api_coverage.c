@@ -300,6 +300,10 @@ static void real_ring(const char *dev) {
   CHECK(pfring_remove_from_cluster(ring), 0);
   CHECK(pfring_bind(ring, (char *)dev), 0);
   CHECK(pfring_bind(ring, "no-such-dev0"), PF_RING_ERROR_BAD_IFNAME);
+  /* Channels rebind the (not enabled) ring to dev@N: veth has RX channel 0 only. */
+  CHECK(pfring_set_channel_id(ring, 0), 0);
+  CHECK(pfring_set_channel_mask(ring, 0), INVAL);
+  CHECK(pfring_set_channel_mask(ring, 1), 0);
   CHECK(pfring_recv(ring, &buf, 0, &hdr, 0), PF_RING_ERROR_RING_NOT_ENABLED);
   CHECK(pfring_recv(ring, NULL, 0, &hdr, 0), INVAL);
   CHECK(pfring_recv(ring, &buf, 0, NULL, 0), INVAL);
@@ -346,8 +350,6 @@ static void real_ring(const char *dev) {
   /* Not supported (kernel-module features, or no counterpart here): -7 / EOPNOTSUPP. */
   CHECK(pfring_set_virtual_device(ring, &vdi), NOTSUP);
   CHECK(pfring_search_payload(ring, "GET"), NOTSUP);
-  CHECK(pfring_set_channel_id(ring, 0), NOTSUP);
-  CHECK(pfring_set_channel_mask(ring, 1), NOTSUP);
   CHECK(pfring_set_master_id(ring, 1), NOTSUP);
   CHECK(pfring_set_master(ring, ring), NOTSUP);
   CHECK(pfring_loopback_test(ring, s, sizeof(s), 8), NOTSUP);
