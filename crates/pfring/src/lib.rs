@@ -9,7 +9,8 @@
 //! |---|---|---|
 //! | device names | [`device`] | the one parser of `eth0@1-3`, `xdp:eth0@2`, `zc:10@0`, ... |
 //! | packet parsing | [`parse`] | L2..L4 and tunnel headers (`pfring_parse_pkt`), the PF_RING hashes, the pfcount packet line |
-//! | filters | [`filter`] | pcap-filter → classic BPF compiler, optimizer, interpreter |
+//! | filters | [`filter`] | pcap-filter → classic BPF compiler, optimizer, interpreter, cBPF → eBPF (XDP); PF_RING's wildcard / exact rules, policy, sampling and plugins ([`filter::rules`]) |
+//! | clusters | [`cluster`] | fanout groups with PF_RING's hash per cluster type as a classic-BPF program; ip-with-dup; RSS rehash |
 //! | public handle | `ring` | `RingBuilder` → `Ring`: open, enable, recv, stats, ... |
 //! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module), AF_XDP (`xdp:`), files, userspace rings (`userspace:`), ZC cluster slaves (`zc:`) |
 //! | ring registry | [`registry`] | every open ring's entry under the runtime directory (what `/proc/net/pf_ring` showed), read by `pfinfo` |
@@ -17,8 +18,8 @@
 //!
 //! ## Minimum kernel
 //!
-//! The default module needs TPACKET_V3 (Linux 3.2) and `PACKET_FANOUT` (3.1); this crate is
-//! tested on Linux 6.x.
+//! The default module needs TPACKET_V3 (Linux 3.2) and `PACKET_FANOUT` (3.1); `xdp:` needs
+//! AF_XDP and BPF links (Linux 5.9). This crate is tested on Linux 6.18.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
