@@ -19,32 +19,9 @@ FILTER=${FILTER:-ip}
 PFCOUNT=${PFCOUNT:-$ROOT/target/release/pfcount}
 GEN_CPU=${GEN_CPU:-0}
 CAP_CPU=${CAP_CPU:-1}
-NS=pfrfilt-$$
-WORK=$(mktemp -d)
-PIDS=()
-
-die() { echo "filter.sh: $*" >&2; exit 1; }
-cleanup() {
-    for p in "${PIDS[@]:-}"; do [[ -n $p ]] && kill "$p" 2>/dev/null || true; done
-    ip netns del "$NS" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-[[ $(id -u) == 0 ]] || die "needs root (network namespace, AF_PACKET)"
-[[ -x $PFCOUNT ]] || die "no $PFCOUNT: run 'cargo build --release -p pfring-tools' first"
-command -v trafgen >/dev/null || die "missing trafgen (Debian package netsniff-ng)"
-
-ip netns add "$NS"
-ip -n "$NS" link add ftx type veth peer name frx
-for d in ftx frx; do
-    ip -n "$NS" link set dev "$d" addrgenmode none
-    ip -n "$NS" link set "$d" up
-done
-
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
+single_flow_setup filter
 
 # One run of the generator; prints elapsed seconds.
 generate() { # size

@@ -51,3 +51,34 @@ stop_proc() {
     fi
     wait "$p" 2>/dev/null || true
 }
+
+# The setup of the single-flow scripts (filter.sh, rules.sh): root and tools checked, a
+# private namespace NS with the veth pair ftx -> frx (no IPv6 link-local traffic), a work
+# directory WORK, and a cleanup on exit that ends the PIDS this script started and deletes
+# both. $1 names the script in errors and the namespace.
+single_flow_setup() { # name
+    NS=pfr$1-$$
+    WORK=$(mktemp -d)
+    PIDS=()
+    SCRIPT=$1
+    die() { echo "$SCRIPT.sh: $*" >&2; exit 1; }
+    cleanup() {
+        for p in "${PIDS[@]:-}"; do [[ -n $p ]] && kill "$p" 2>/dev/null || true; done
+        ip netns del "$NS" 2>/dev/null || true
+        rm -rf "$WORK"
+    }
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+
+    [[ $(id -u) == 0 ]] || die "needs root (network namespace, AF_PACKET)"
+    [[ -x $PFCOUNT ]] || die "no $PFCOUNT: run 'cargo build --release -p pfring-tools' first"
+    command -v trafgen >/dev/null || die "missing trafgen (Debian package netsniff-ng)"
+
+    ip netns add "$NS"
+    ip -n "$NS" link add ftx type veth peer name frx
+    local d
+    for d in ftx frx; do
+        ip -n "$NS" link set dev "$d" addrgenmode none
+        ip -n "$NS" link set "$d" up
+    done
+}
