@@ -50,39 +50,10 @@ for r in $RATES; do [[ $r =~ ^[1-9][0-9]*$ ]] || die "rate $r is not a positive 
 [[ $SIZE =~ ^[0-9]+$ ]] && ((SIZE >= 60 && SIZE <= 1514)) || die "SIZE $SIZE not in 60..1514"
 taskset -c "$GEN_CPU" true && taskset -c "$CAP_CPU" true || die "cores $GEN_CPU/$CAP_CPU not usable"
 
-NS=pfrclus-$$
-TX=pfrc-tx
-RX=pfrc-rx
-WORK=$(mktemp -d /tmp/pfrclus.XXXXXX)
-PIDS=()
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local p i
-    if [[ -n ${GEN_PID:-} ]]; then PIDS+=("$GEN_PID"); fi
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do
-        for ((i = 0; i < 20; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    ip netns del "$NS" 2>/dev/null || true
-    if [[ -n ${LOGS:-} ]]; then mkdir -p "$LOGS" && cp "$WORK"/* "$LOGS"/ 2>/dev/null || true; fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$NS"
-ip -n "$NS" link add "$TX" type veth peer name "$RX"
-ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
-ip -n "$NS" link set "$TX" up
-ip -n "$NS" link set "$RX" up
-
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
+bench_host_setup pfrclus pfrc
+
 
 # IPv4/UDP to a MAC nobody owns; random source address (2 bytes), destination address
 # (2 bytes) and source port per frame.

@@ -30,7 +30,7 @@ generate() { # size
     printf '{ 0x02,0,0,0,0,2, 0x02,0,0,0,0,1, 0x88,0xb5, fill(0x00, %d) }\n' $(($1 - 14)) >"$cfg"
     local t0 t1
     t0=$(date +%s.%N)
-    ip netns exec "$NS" taskset -c "$GEN_CPU" timeout 300 trafgen --dev ftx --conf "$cfg" \
+    ip netns exec "$NS" taskset -c "$GEN_CPU" timeout 300 trafgen --dev "$TX" --conf "$cfg" \
         --num "$COUNT" --no-sock-mem --notouch-irq --cpus 1 >"$WORK/gen.log" 2>&1 ||
         die "trafgen failed: $(tail -2 "$WORK/gen.log")"
     t1=$(date +%s.%N)
@@ -46,7 +46,7 @@ for size in $SIZES; do
         alone=$(generate "$size")
         row=()
         for mode in filtered plain; do
-            args=(-i frx -q --ring-mb 64)
+            args=(-i "$RX" -q --ring-mb 64)
             [[ $mode == filtered ]] && args+=(-f "$FILTER")
             ip netns exec "$NS" taskset -c "$CAP_CPU" "$PFCOUNT" "${args[@]}" \
                 >"$WORK/$mode.out" 2>"$WORK/$mode.err" &

@@ -52,33 +52,56 @@ stop_proc() {
     wait "$p" 2>/dev/null || true
 }
 
-# The setup of the single-flow scripts (filter.sh, rules.sh): root and tools checked, a
-# private namespace NS with the veth pair ftx -> frx (no IPv6 link-local traffic), a work
-# directory WORK, and a cleanup on exit that ends the PIDS this script started and deletes
-# both. $1 names the script in errors and the namespace.
+# The setup of the single-flow scripts (filter.sh, rules.sh): root and tools checked, then
+# the test host of bench_host_setup (namespace `pfr<name>-<pid>`, veth TX -> RX, WORK, and
+# the cleanup). $1 names the script in errors.
 single_flow_setup() { # name
-    NS=pfr$1-$$
-    WORK=$(mktemp -d)
-    PIDS=()
     SCRIPT=$1
     die() { echo "$SCRIPT.sh: $*" >&2; exit 1; }
-    cleanup() {
-        for p in "${PIDS[@]:-}"; do [[ -n $p ]] && kill "$p" 2>/dev/null || true; done
-        ip netns del "$NS" 2>/dev/null || true
-        rm -rf "$WORK"
-    }
-    trap cleanup EXIT
-    trap 'exit 130' INT TERM
-
     [[ $(id -u) == 0 ]] || die "needs root (network namespace, AF_PACKET)"
     [[ -x $PFCOUNT ]] || die "no $PFCOUNT: run 'cargo build --release -p pfring-tools' first"
     command -v trafgen >/dev/null || die "missing trafgen (Debian package netsniff-ng)"
+    bench_host_setup "pfr$1" "pfr${1:0:1}"
+}
 
+# The test host of the capture and send benchmarks: a private network namespace NS
+# (`<ns-prefix>-<pid>`) with the veth pair TX (generator side) -> RX, IPv6 off so the only
+# frames on the link are the generator's, and a work directory WORK. On exit, bench_cleanup
+# ends the processes this script started (PIDS, and GEN_PID when set: SIGTERM, then SIGKILL
+# after STOP_GRACE tenths of a second, default 20), copies WORK's small files (logs, configs,
+# results: under 1 MiB each) to LOGS when set, and deletes the namespace and WORK.
+bench_host_setup() { # ns-prefix if-prefix
+    NS=$1-$$
+    TX=$2-tx
+    RX=$2-rx
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    PIDS=()
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     ip netns add "$NS"
-    ip -n "$NS" link add ftx type veth peer name frx
-    local d
-    for d in ftx frx; do
-        ip -n "$NS" link set dev "$d" addrgenmode none
-        ip -n "$NS" link set "$d" up
+    ip -n "$NS" link add "$TX" type veth peer name "$RX"
+    ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
+    ip -n "$NS" link set "$TX" up
+    ip -n "$NS" link set "$RX" up
+}
+
+bench_cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    local p i
+    # timeout(1) passes the signal on to trafgen's whole process group.
+    if [[ -n ${GEN_PID:-} ]]; then PIDS+=("$GEN_PID"); fi
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do
+        for ((i = 0; i < ${STOP_GRACE:-20}; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
     done
+    ip netns del "$NS" 2>/dev/null || true
+    if [[ -n ${LOGS:-} ]]; then
+        mkdir -p "$LOGS"
+        find "$WORK" -maxdepth 1 -type f -size -1024k -exec cp {} "$LOGS"/ \; 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
 }

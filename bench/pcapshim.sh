@@ -47,32 +47,10 @@ done
 for s in $SIZES; do [[ $s =~ ^[0-9]+$ ]] && ((s >= 60 && s <= 1514)) || die "frame size $s not in 60..1514"; done
 TCPDUMP=$(command -v tcpdump)
 
-NS=pfrshim-$$
-TX=pfrs-tx
-RX=pfrs-rx
-WORK=$(mktemp -d /tmp/pfrshim.XXXXXX)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_host_setup pfrshim pfrs
 LIBDIR=$WORK/lib
-PIDS=()
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local p i
-    if [[ -n ${GEN_PID:-} ]]; then PIDS+=("$GEN_PID"); fi
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do
-        for ((i = 0; i < 20; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    ip netns del "$NS" 2>/dev/null || true
-    if [[ -n ${LOGS:-} ]]; then mkdir -p "$LOGS" && cp "$WORK"/*.err "$WORK"/*.log "$LOGS"/ 2>/dev/null || true; fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 mkdir -p "$LIBDIR"
 ln -s "$SHIM" "$LIBDIR/libpcap.so.0.8"
 # The shim must be what the dynamic linker picks, and tcpdump must say so.
@@ -82,14 +60,6 @@ SHIM_VERSION=$(LD_LIBRARY_PATH=$LIBDIR "$TCPDUMP" --version 2>&1 | sed -n '/pfri
 [[ -n $SHIM_VERSION ]] || die "tcpdump --version does not name pfring-rs"
 SYS_VERSION=$("$TCPDUMP" --version 2>&1 | sed -n '/^libpcap/p')
 
-ip netns add "$NS"
-ip -n "$NS" link add "$TX" type veth peer name "$RX"
-ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
-ip -n "$NS" link set "$TX" up
-ip -n "$NS" link set "$RX" up
-
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
 
 wait_drained() {
     sleep "$DRAIN_MIN"

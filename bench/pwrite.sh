@@ -48,46 +48,12 @@ done
 for s in $SIZES; do [[ $s =~ ^[0-9]+$ ]] && ((s >= 60 && s <= 1514)) || die "frame size $s not in 60..1514"; done
 taskset -c "$GEN_CPU" true && taskset -c "$CAP_CPU" true || die "cores $GEN_CPU/$CAP_CPU not usable"
 
-NS=pfrbench-$$
-TX=pfrb-tx   # generator side
-RX=pfrb-rx   # capture side
-WORK=$(mktemp -d /tmp/pfrbench.XXXXXX)
-PIDS=()      # every process started in the background; cleanup ends these (by PID) only
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local p
-    # timeout(1) passes the signal on to trafgen's whole process group.
-    if [[ -n ${GEN_PID:-} ]]; then PIDS+=("$GEN_PID"); fi
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        local i
-        for ((i = 0; i < 20; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    ip netns del "$NS" 2>/dev/null || true
-    if [[ -n ${LOGS:-} ]]; then mkdir -p "$LOGS" && cp "$WORK"/* "$LOGS"/ 2>/dev/null || true; fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$NS"
-ip -n "$NS" link add "$TX" type veth peer name "$RX"
-# No IPv6 (no router/neighbour solicitations): the only frames on the link are trafgen's.
-ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
-ip -n "$NS" link set "$TX" up
-ip -n "$NS" link set "$RX" up
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_host_setup pfrbench pfrb
 
 # ---------------------------------------------------------------- helpers
 
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
 
 # Waits until the CPU time of every given process stops increasing (< 1 ms in 300 ms above
 # the process's own idle rate IDLE[pid], ns/s), at least DRAIN_MIN s and at most DRAIN_MAX s.

@@ -33,7 +33,7 @@ generate() { # size
         "$ipl" "$udpl" $(($1 - 42)) >"$cfg"
     local t0 t1
     t0=$(date +%s.%N)
-    ip netns exec "$NS" taskset -c "$GEN_CPU" timeout 300 trafgen --dev ftx --conf "$cfg" \
+    ip netns exec "$NS" taskset -c "$GEN_CPU" timeout 300 trafgen --dev "$TX" --conf "$cfg" \
         --num "$COUNT" --no-sock-mem --notouch-irq --cpus 1 >"$WORK/gen.log" 2>&1 ||
         die "trafgen failed: $(tail -2 "$WORK/gen.log")"
     t1=$(date +%s.%N)
@@ -49,7 +49,7 @@ for size in $SIZES; do
         alone=$(generate "$size")
         row=()
         for mode in filtered plain; do
-            args=(-i frx -q --ring-mb 64)
+            args=(-i "$RX" -q --ring-mb 64)
             [[ $mode == filtered ]] && args+=(-u 1)
             ip netns exec "$NS" taskset -c "$CAP_CPU" "$PFCOUNT" "${args[@]}" \
                 >"$WORK/$mode.out" 2>"$WORK/$mode.err" &

@@ -69,45 +69,11 @@ done
 for s in $SIZES; do [[ $s =~ ^[0-9]+$ ]] && ((s >= 60 && s <= 1514)) || die "frame size $s not in 60..1514"; done
 taskset -c "$GEN_CPU" true && taskset -c "$RCV_CPU" true || die "cores $GEN_CPU/$RCV_CPU not usable"
 
-NS=pfrbench-$$
-TX=pfrb-tx   # sender side
-RX=pfrb-rx   # receiver side
-WORK=$(mktemp -d /tmp/pfrbench.XXXXXX)
-PIDS=()      # every process started in the background; cleanup ends these (by PID) only
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+STOP_GRACE=40
+bench_host_setup pfrbench pfrb
 GEN_PID=""   # the launcher of the running sender (it passes SIGTERM on to the sender)
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local p
-    if [[ -n ${GEN_PID:-} ]]; then PIDS+=("$GEN_PID"); fi
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        local i
-        for ((i = 0; i < 40; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    ip netns del "$NS" 2>/dev/null || true
-    if [[ -n ${LOGS:-} ]]; then
-        mkdir -p "$LOGS"
-        find "$WORK" -maxdepth 1 -type f \( -name '*.log' -o -name '*.err' -o -name '*.out' -o -name '*.cfg' -o -name '*.res' \) \
-            -exec cp {} "$LOGS"/ \; 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$NS"
-ip -n "$NS" link add "$TX" type veth peer name "$RX"
-# No IPv6 (no router/neighbour solicitations): the only frames on the link are the sender's.
-ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
-ip -n "$NS" link set "$TX" up
-ip -n "$NS" link set "$RX" up
 
 # ---------------------------------------------------------------- helpers
 
@@ -159,8 +125,6 @@ with open(result, "w") as out:
               f"{os.waitstatus_to_exitcode(status)}\n")
 PY
 
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
 
 # A counter of a device inside the namespace ("?" if unreadable).
 stat_ns() { ip netns exec "$NS" cat "/sys/class/net/$1/statistics/$2" 2>/dev/null || echo "?"; }

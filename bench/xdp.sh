@@ -43,39 +43,11 @@ done
 [[ $RUNS =~ ^[1-9][0-9]*$ && $COUNT =~ ^[1-9][0-9]*$ ]] || die "RUNS and COUNT must be positive integers"
 for s in $SIZES; do [[ $s =~ ^[0-9]+$ ]] && ((s >= 60 && s <= 1514)) || die "frame size $s not in 60..1514"; done
 
-NS=pfrxdp-$$
-TX=pfrx-tx
-RX=pfrx-rx
-WORK=$(mktemp -d /tmp/pfrxdp.XXXXXX)
-PIDS=()
-GEN_PID=""
-
-cleanup() {
-    local rc=$? p i
-    trap - EXIT INT TERM
-    if [[ -n $GEN_PID ]]; then PIDS+=("$GEN_PID"); fi
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do
-        for ((i = 0; i < 20; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    ip netns del "$NS" 2>/dev/null || true
-    if [[ -n ${LOGS:-} ]]; then mkdir -p "$LOGS" && cp "$WORK"/* "$LOGS"/ 2>/dev/null || true; fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$NS"
-ip -n "$NS" link add "$TX" type veth peer name "$RX"
-ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
-ip -n "$NS" link set "$TX" up
-ip -n "$NS" link set "$RX" up
-
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
+bench_host_setup pfrxdp pfrx
+GEN_PID=""
+
 
 write_cfg() { # size file: unicast to a MAC the receiver does not own, EtherType 0x88B5
     printf '{ 0x02,0x00,0x00,0x00,0x00,0x02, 0x02,0x00,0x00,0x00,0x00,0x01, 0x88,0xb5, fill(0x00, %d) }\n' \
