@@ -142,25 +142,6 @@ stop_config() {
     done
 }
 
-# Waits until the capture processes' CPU time stops growing (bounded, >= 1.5 s).
-wait_drained() {
-    sleep 1.5
-    local deadline=$((SECONDS + 30)) p settled
-    declare -A last=()
-    for p in "${CAPS[@]}"; do last[$p]=$(cpu_ns "$p"); done
-    while ((SECONDS < deadline)); do
-        sleep 0.3
-        settled=1
-        for p in "${CAPS[@]}"; do
-            local now
-            now=$(cpu_ns "$p")
-            ((now - ${last[$p]} < 1000000)) || settled=0
-            last[$p]=$now
-        done
-        ((settled)) && return 0
-    done
-}
-
 mkdir -p "$OUT_DIR"
 STAMP=$(date +%Y%m%d-%H%M%S)
 CSV=$OUT_DIR/cluster-$STAMP.csv
@@ -183,7 +164,7 @@ for ((run = 1; run <= RUNS; run++)); do
         declare -A CPU0=()
         for p in "${CAPS[@]}"; do CPU0[$p]=$(cpu_ns "$p"); done
         run_gen "$COUNT" 0 "$WORK/gen-$config-full-$run.log"
-        wait_drained
+        wait_drained "${CAPS[@]}"
         stop_config
         gen_pps=$(awk -v c="$COUNT" -v s="$GEN_SECS" 'BEGIN {print (s == "?" ? "?" : int(c / s))}')
         echo "$(date -Iseconds),$config,full,$run,0,$COUNT,$GEN_SECS,$gen_pps,$GEN_CPU_NS,$SOFTIRQ_NS,$RCVD,$DROPS,$CPU_NS" >>"$CSV"
@@ -198,7 +179,7 @@ for config in single cluster2 threads2; do    # Lossless-rate sweep: ascending r
         declare -A CPU0=()
         for p in "${CAPS[@]}"; do CPU0[$p]=$(cpu_ns "$p"); done
         run_gen "$SWEEP_COUNT" "$rate" "$WORK/gen-$config-$rate.log"
-        wait_drained
+        wait_drained "${CAPS[@]}"
         stop_config
         gen_pps=$(awk -v c="$SWEEP_COUNT" -v s="$GEN_SECS" 'BEGIN {print (s == "?" ? "?" : int(c / s))}')
         echo "$(date -Iseconds),$config,sweep,1,$rate,$SWEEP_COUNT,$GEN_SECS,$gen_pps,$GEN_CPU_NS,$SOFTIRQ_NS,$RCVD,$DROPS,$CPU_NS" >>"$CSV"

@@ -61,44 +61,6 @@ SHIM_VERSION=$(LD_LIBRARY_PATH=$LIBDIR "$TCPDUMP" --version 2>&1 | sed -n '/pfri
 SYS_VERSION=$("$TCPDUMP" --version 2>&1 | sed -n '/^libpcap/p')
 
 
-wait_drained() {
-    sleep "$DRAIN_MIN"
-    local deadline=$((SECONDS + DRAIN_MAX)) p before after settled
-    declare -A last=()
-    for p in "$@"; do last[$p]=$(cpu_ns "$p"); done
-    while ((SECONDS < deadline)); do
-        sleep 0.3
-        settled=1
-        for p in "$@"; do
-            after=$(cpu_ns "$p")
-            before=${last[$p]}
-            ((after - before < 1000000)) || settled=0
-            last[$p]=$after
-        done
-        ((settled)) && return 0
-    done
-    echo "  warning: capture CPU time still increasing after ${DRAIN_MAX}s" >&2
-}
-
-write_cfg() { # size file
-    printf '{ 0x02,0x00,0x00,0x00,0x00,0x02, 0x02,0x00,0x00,0x00,0x00,0x01, 0x88,0xb5, fill(0x00, %d) }\n' \
-        $(($1 - 14)) >"$2"
-}
-
-GEN_PID=""
-run_gen() { # cfg log
-    timeout "$GEN_TIMEOUT" ip netns exec "$NS" taskset -c "$GEN_CPU" \
-        trafgen --no-sock-mem --notouch-irq --cpus 1 --dev "$TX" --conf "$1" --num "$COUNT" \
-        >"$2" 2>&1 &
-    GEN_PID=$!
-    local rc=0
-    wait "$GEN_PID" || rc=$?
-    GEN_PID=""
-    ((rc == 0)) || echo "  warning: trafgen exited with $rc" >&2
-    GEN_SECS=$(awk '/usec on CPU/ {for (i = 1; i <= NF; i++) {if ($(i) == "sec,") s = $(i-1); if ($(i) == "usec") u = $(i-1)}}
-         END {if (s == "" || u == "") print "?"; else printf "%.6f\n", s + u / 1e6}' "$2")
-}
-
 parse_tcpdump() { # stderr file -> "captured dropped-by-kernel"
     awk '/^[0-9]+ packets? captured/ {c = $1} /^[0-9]+ packets? dropped by kernel/ {d = $1}
          END {print (c == "" ? "?" : c), (d == "" ? "?" : d)}' "$1"

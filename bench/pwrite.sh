@@ -54,54 +54,10 @@ bench_host_setup pfrbench pfrb
 
 # ---------------------------------------------------------------- helpers
 
-
-# Waits until the CPU time of every given process stops increasing (< 1 ms in 300 ms above
-# the process's own idle rate IDLE[pid], ns/s), at least DRAIN_MIN s and at most DRAIN_MAX s.
-# (pwrite is never quite idle: the library's wait ends every 100 ms poll(2) with ~1 ms of
-# poll(..., 0) calls, about 8 ms CPU/s on this machine, see bench/README.md.)
+# Each capture process's own idle CPU rate (ns/s), which wait_drained (lib.sh) allows for:
+# pwrite is never quite idle (the library's wait ends every 100 ms poll(2) with ~1 ms of
+# poll(..., 0) calls, about 8 ms CPU/s on this machine, see bench/README.md).
 declare -A IDLE=()
-wait_drained() {
-    sleep "$DRAIN_MIN"
-    local deadline=$((SECONDS + DRAIN_MAX)) p before after settled
-    declare -A last=()
-    for p in "$@"; do last[$p]=$(cpu_ns "$p"); done
-    while ((SECONDS < deadline)); do
-        sleep 0.3
-        settled=1
-        for p in "$@"; do
-            after=$(cpu_ns "$p")
-            before=${last[$p]}
-            ((after - before < 1000000 + ${IDLE[$p]:-0} * 3 / 10)) || settled=0
-            last[$p]=$after
-        done
-        ((settled)) && return 0
-    done
-    echo "  warning: capture CPU time still increasing after ${DRAIN_MAX}s" >&2
-}
-
-# trafgen packet config: fixed unicast destination not owned by the receiver, local
-# experimental EtherType 0x88B5 (no protocol handler runs), zero payload.
-write_cfg() { # size file
-    printf '{ 0x02,0x00,0x00,0x00,0x00,0x02, 0x02,0x00,0x00,0x00,0x00,0x01, 0x88,0xb5, fill(0x00, %d) }\n' \
-        $(($1 - 14)) >"$2"
-}
-
-# Runs the generator on GEN_CPU and sets GEN_SECS from trafgen's own timer ("?" if absent).
-# In the background + wait, so that a signal to this script is handled at once.
-GEN_PID=""
-run_gen() { # cfg log
-    timeout "$GEN_TIMEOUT" ip netns exec "$NS" taskset -c "$GEN_CPU" \
-        trafgen --no-sock-mem --notouch-irq --cpus 1 --dev "$TX" --conf "$1" --num "$COUNT" \
-        >"$2" 2>&1 &
-    GEN_PID=$!
-    local rc=0
-    wait "$GEN_PID" || rc=$?
-    GEN_PID=""
-    ((rc == 0)) || echo "  warning: trafgen exited with $rc" >&2
-    # "           3 sec, 767439 usec on CPU0 (2000000 packets)"
-    GEN_SECS=$(awk '/usec on CPU/ {for (i = 1; i <= NF; i++) {if ($(i) == "sec,") s = $(i-1); if ($(i) == "usec") u = $(i-1)}}
-         END {if (s == "" || u == "") print "?"; else printf "%.6f\n", s + u / 1e6}' "$2")
-}
 
 # ---- parsers of the capture processes' exit output; "?" when not found
 parse_pwrite() { # stderr file -> saved packets

@@ -158,20 +158,6 @@ wait_drained() {
     echo "  warning: receiver CPU time still increasing after ${DRAIN_MAX}s" >&2
 }
 
-# Stops a process with SIGINT and waits (bounded) for it to exit.
-stop_proc() {
-    local p=$1 i
-    kill -INT "$p" 2>/dev/null || return 0
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$p" 2>/dev/null; then
-        echo "  warning: pid $p did not exit on SIGINT, killing it" >&2
-        kill -KILL "$p" 2>/dev/null || true
-    fi
-    wait "$p" 2>/dev/null || true
-}
 
 # Runs a sender pinned to GEN_CPU inside the namespace, through the launcher, in the
 # background + wait (so a signal to this script is handled at once). Sets GEN_RES.
