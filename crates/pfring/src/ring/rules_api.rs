@@ -361,16 +361,7 @@ impl Ring {
     /// [`Error::NotSupported`] while offloaded (the kernel filter has no match times).
     #[doc(alias = "pfring_purge_idle_hash_rules")]
     pub fn purge_idle_hash_rules(&mut self, inactivity_sec: u16) -> Result<usize> {
-        if self.rules.is_none() {
-            return Ok(0);
-        }
-        self.check_library_rules("purging idle rules")?;
-        let n = self
-            .rules_mut()
-            .set
-            .purge_idle_hash_rules(Duration::from_secs(inactivity_sec.into()), Instant::now());
-        self.sync_rules()?;
-        Ok(n)
+        self.purge_idle(inactivity_sec, RuleSet::purge_idle_hash_rules)
     }
 
     /// Removes wildcard rules idle for `inactivity_sec` seconds, except locked ones; returns
@@ -380,14 +371,25 @@ impl Ring {
     /// [`Error::NotSupported`] while offloaded.
     #[doc(alias = "pfring_purge_idle_rules")]
     pub fn purge_idle_rules(&mut self, inactivity_sec: u16) -> Result<usize> {
+        self.purge_idle(inactivity_sec, RuleSet::purge_idle_rules)
+    }
+
+    /// Runs one of the rule set's idle purges (rules in the library only) and re-syncs the
+    /// offload.
+    fn purge_idle(
+        &mut self,
+        inactivity_sec: u16,
+        purge: fn(&mut RuleSet, Duration, Instant) -> usize,
+    ) -> Result<usize> {
         if self.rules.is_none() {
             return Ok(0);
         }
         self.check_library_rules("purging idle rules")?;
-        let n = self
-            .rules_mut()
-            .set
-            .purge_idle_rules(Duration::from_secs(inactivity_sec.into()), Instant::now());
+        let n = purge(
+            &mut self.rules_mut().set,
+            Duration::from_secs(inactivity_sec.into()),
+            Instant::now(),
+        );
         self.sync_rules()?;
         Ok(n)
     }
