@@ -45,7 +45,7 @@ pub use fmt::format_numbers;
 pub use packet::{ExtendedHeader, OwnedPacket, Packet, PacketHeader, Timestamp, TimestampSource};
 pub use parse::{ClusterHash, ClusterType, IpAddress, ParsedPacket, parse_packet};
 pub use ring::{
-    BreakHandle, Burst, Direction, Flags, Ring, RingBuilder, SharedRing, SocketMode, Stats,
+    BreakHandle, Burst, Direction, Flags, Ring, RingBuilder, SharedRing, SocketMode, Stats, TxMode,
     VERSION_NUM, version,
 };
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use pfring::{Error, Ring, RingBuilder, SocketMode};
+use pfring::{Error, Ring, RingBuilder, SocketMode, TxMode};
 use pfring_testkit::{NetNs, RawReceiver, RawSender, VethPair, require_privileged, udp_frame};
 
 fn collect(rx: &RawReceiver, n: usize) -> Vec<Vec<u8>> {
@@ -14,8 +14,15 @@ fn collect(rx: &RawReceiver, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn enabled(dev: &str, bypass: bool) -> Ring {
-    let mut r = RingBuilder::new(dev).qdisc_bypass(bypass).open().unwrap();
+/// Both ways frames reach the kernel (on veth, `Auto` is `Batch`).
+const MODES: [TxMode; 2] = [TxMode::Ring, TxMode::Batch];
+
+fn enabled(dev: &str, bypass: bool, mode: TxMode) -> Ring {
+    let mut r = RingBuilder::new(dev)
+        .qdisc_bypass(bypass)
+        .tx_mode(mode)
+        .open()
+        .unwrap();
     r.enable().unwrap();
     r
 }
@@ -25,9 +32,12 @@ fn batched_and_flushed_sends_arrive_exactly() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "txa", "txb").unwrap();
-    for bypass in [false, true] {
+    for (bypass, mode) in [false, true]
+        .into_iter()
+        .flat_map(|b| MODES.map(|m| (b, m)))
+    {
         let rx = RawReceiver::new(veth.b()).unwrap();
-        let mut ring = enabled(veth.a(), bypass);
+        let mut ring = enabled(veth.a(), bypass, mode);
         let frames: Vec<Vec<u8>> = (0..3000u64)
             .map(|i| udp_frame(i, 60 + (i as usize * 31) % 1455))
             .collect();
@@ -41,8 +51,8 @@ fn batched_and_flushed_sends_arrive_exactly() {
             ring.send(f, true).unwrap();
         }
         let got = collect(&rx, 3000);
-        assert_eq!(got.len(), 3000, "bypass={bypass}");
-        assert_eq!(got, frames, "bypass={bypass}: bytes and order");
+        assert_eq!(got.len(), 3000, "bypass={bypass} {mode:?}");
+        assert_eq!(got, frames, "bypass={bypass} {mode:?}: bytes and order");
         assert!(collect(&rx, 1).is_empty(), "nothing extra");
         assert_eq!(ring.tx_stats().0, 3000);
     }
@@ -53,30 +63,85 @@ fn a_full_tx_ring_is_drained_not_dropped() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "txa", "txb").unwrap();
-    let rx = RawReceiver::new(veth.b()).unwrap();
-    let mut ring = enabled(veth.a(), false);
-    ring.set_tx_watermark(u16::MAX).unwrap();
-    // More frames than TX slots, never flushed explicitly: send() kicks the ring when full.
-    let mut sent = 0u64;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sent < 5000 && Instant::now() < deadline {
-        match ring.send(&udp_frame(sent, 60), false) {
-            Ok(()) => sent += 1,
-            Err(Error::NoTxSlotAvailable) => {
-                ring.wait_tx_slot(Duration::from_millis(50)).unwrap();
+    for mode in MODES {
+        let rx = RawReceiver::new(veth.b()).unwrap();
+        let mut ring = enabled(veth.a(), false, mode);
+        ring.set_tx_watermark(u16::MAX).unwrap();
+        // More frames than TX slots, never flushed explicitly: send() kicks when full.
+        let mut sent = 0u64;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while sent < 5000 && Instant::now() < deadline {
+            match ring.send(&udp_frame(sent, 60), false) {
+                Ok(()) => sent += 1,
+                Err(Error::NoTxSlotAvailable) => {
+                    ring.wait_tx_slot(Duration::from_millis(50)).unwrap();
+                }
+                Err(e) => panic!("{mode:?} send: {e}"),
             }
-            Err(e) => panic!("send: {e}"),
         }
+        ring.flush_tx_packets().unwrap();
+        assert_eq!(sent, 5000);
+        let got = collect(&rx, 5000);
+        assert_eq!(got.len(), 5000, "{mode:?}");
+        assert!(
+            got.iter()
+                .enumerate()
+                .all(|(i, f)| *f == udp_frame(i as u64, 60)),
+            "{mode:?}: order"
+        );
+        assert_eq!(ring.tx_stats(), (5000, 0), "{mode:?}");
     }
-    ring.flush_tx_packets().unwrap();
-    assert_eq!(sent, 5000);
-    let got = collect(&rx, 5000);
-    assert_eq!(got.len(), 5000);
-    assert!(
-        got.iter()
-            .enumerate()
-            .all(|(i, f)| *f == udp_frame(i as u64, 60))
-    );
+}
+
+#[test]
+fn send_burst_sends_in_order_after_queued_frames_and_stops_at_a_bad_frame() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "txa", "txb").unwrap();
+    for mode in MODES {
+        let rx = RawReceiver::new(veth.b()).unwrap();
+        let mut ring = enabled(veth.a(), true, mode);
+        let frames: Vec<Vec<u8>> = (0..1200u64)
+            .map(|i| udp_frame(i, 60 + (i as usize * 13) % 1455))
+            .collect();
+        // Two frames queued by send() go first.
+        ring.send(&frames[0], false).unwrap();
+        ring.send(&frames[1], false).unwrap();
+        let mut next = 2;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while next < frames.len() && Instant::now() < deadline {
+            let end = (next + 256).min(frames.len());
+            match ring.send_burst(&frames[next..end]) {
+                Ok(n) => {
+                    assert!(n > 0 && n <= end - next, "{mode:?}: {n}");
+                    next += n;
+                }
+                Err(Error::NoTxSlotAvailable) => {
+                    ring.wait_tx_slot(Duration::from_millis(50)).unwrap();
+                }
+                Err(e) => panic!("{mode:?} send_burst: {e}"),
+            }
+        }
+        assert_eq!(collect(&rx, 1200), frames, "{mode:?}: bytes and order");
+        assert_eq!(ring.tx_stats(), (1200, 0), "{mode:?}");
+        // A frame over the MTU ends the burst before it; the next call reports it.
+        let bad = [udp_frame(5000, 100), vec![0u8; 1515], udp_frame(5001, 100)];
+        assert_eq!(ring.send_burst(&bad).unwrap(), 1, "{mode:?}");
+        assert!(
+            matches!(
+                ring.send_burst(&bad[1..]),
+                Err(Error::FrameTooLarge { len: 1515, .. })
+            ),
+            "{mode:?}"
+        );
+        assert_eq!(ring.send_burst(&bad[2..]).unwrap(), 1, "{mode:?}");
+        assert_eq!(ring.send_burst::<Vec<u8>>(&[]).unwrap(), 0, "{mode:?}");
+        assert_eq!(
+            collect(&rx, 3),
+            vec![bad[0].clone(), bad[2].clone()],
+            "{mode:?}"
+        );
+    }
 }
 
 #[test]
@@ -84,7 +149,13 @@ fn send_errors_are_specific() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "txa", "txb").unwrap();
-    let mut ring = RingBuilder::new(veth.a()).open().unwrap();
+    for mode in MODES {
+        send_errors_are_specific_in(&veth, mode);
+    }
+}
+
+fn send_errors_are_specific_in(veth: &VethPair, mode: TxMode) {
+    let mut ring = RingBuilder::new(veth.a()).tx_mode(mode).open().unwrap();
     assert!(matches!(
         ring.send(&udp_frame(0, 60), true),
         Err(Error::RingNotEnabled)
@@ -167,7 +238,7 @@ fn send_ifindex_and_forward_the_last_received_packet() {
     let ab = VethPair::new(&ns, "txa", "txb").unwrap();
     let cd = VethPair::new(&ns, "txc", "txd").unwrap();
     let out = RawReceiver::new(cd.b()).unwrap();
-    let mut bridge = enabled(ab.b(), false);
+    let mut bridge = enabled(ab.b(), false, TxMode::Auto);
     let c_index = cd.ifindex_a().unwrap() as i32;
     // send_ifindex: straight out of txc, so it arrives on txd.
     bridge.send_ifindex(&udp_frame(7, 90), c_index).unwrap();
@@ -194,4 +265,72 @@ fn send_ifindex_and_forward_the_last_received_packet() {
     }
     assert_eq!(forwarded, 500);
     assert_eq!(collect(&out, 500), frames);
+}
+
+#[test]
+fn a_send_only_ring_has_no_rx_ring_and_sends_exactly() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "txa", "txb").unwrap();
+    let far = RawReceiver::new(veth.b()).unwrap();
+    let mut ring = RingBuilder::new(veth.a())
+        .socket_mode(SocketMode::SendOnly)
+        .open()
+        .unwrap();
+    ring.enable().unwrap();
+    // No kernel RX ring behind it (a receiving ring has megabytes).
+    assert!(ring.ring_memory() <= 4096, "{}", ring.ring_memory());
+    let frames: Vec<_> = (0..1000u64)
+        .map(|i| udp_frame(i, 60 + (i as usize * 7) % 1400))
+        .collect();
+    for f in &frames {
+        ring.send(f, false).unwrap();
+    }
+    ring.flush_tx_packets().unwrap();
+    assert_eq!(collect(&far, 1000), frames);
+    assert!(collect(&far, 1).is_empty(), "nothing extra");
+    assert_eq!(ring.tx_stats().0, 1000);
+    // Frames arriving on its device are not taken in, and receiving is refused.
+    RawSender::new(veth.b())
+        .unwrap()
+        .send_all((0..50u64).map(|i| udp_frame(i, 80)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(ring.stats().unwrap().recv, 0);
+    assert!(matches!(
+        ring.recv(false),
+        Err(Error::WrongSocketMode { .. })
+    ));
+    // send_ifindex still sends exactly one frame (not the TX ring's).
+    let idx = veth.ifindex_a().unwrap() as i32;
+    ring.send_ifindex(&udp_frame(9, 70), idx).unwrap();
+    assert_eq!(collect(&far, 1), vec![udp_frame(9, 70)]);
+}
+
+#[test]
+fn a_ring_opened_send_only_receives_when_switched_before_enable() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "txa", "txb").unwrap();
+    let mut ring = RingBuilder::new(veth.a())
+        .socket_mode(SocketMode::SendOnly)
+        .open()
+        .unwrap();
+    ring.set_socket_mode(SocketMode::SendAndRecv).unwrap();
+    ring.enable().unwrap();
+    assert!(ring.ring_memory() > 1 << 20, "{}", ring.ring_memory());
+    let frames: Vec<_> = (0..200u64).map(|i| udp_frame(i, 100)).collect();
+    RawSender::new(veth.b()).unwrap().send_all(&frames).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 200 && Instant::now() < deadline {
+        let frame = ring.recv(false).unwrap().map(|p| p.data().to_vec());
+        match frame {
+            Some(f) => got.push(f),
+            None => {
+                ring.poll(Duration::from_millis(20)).unwrap();
+            }
+        }
+    }
+    assert_eq!(got, frames);
 }

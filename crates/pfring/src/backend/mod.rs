@@ -26,6 +26,7 @@ pub(crate) mod multi;
 pub(crate) mod packet;
 pub(crate) mod pcap_file;
 pub(crate) mod shm;
+pub(crate) mod tx_batch;
 pub(crate) mod xdp;
 pub(crate) mod xdp_bridge;
 pub(crate) mod zc;

@@ -114,6 +114,48 @@ pub fn rx_channels(name: &str) -> io::Result<u32> {
 
 const _: () = assert!(size_of::<EthtoolChannels>() == 36);
 
+/// `struct ethtool_ringparam`.
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolRingparam {
+    cmd: u32,
+    rx_max_pending: u32,
+    rx_mini_max_pending: u32,
+    rx_jumbo_max_pending: u32,
+    tx_max_pending: u32,
+    rx_pending: u32,
+    rx_mini_pending: u32,
+    rx_jumbo_pending: u32,
+    tx_pending: u32,
+}
+
+const _: () = assert!(size_of::<EthtoolRingparam>() == 36);
+
+const ETHTOOL_GRINGPARAM: u32 = 0x10;
+
+/// `ETHTOOL_GRINGPARAM`: the number of descriptors in the device's TX ring (`ethtool -g`,
+/// "TX" under "Current hardware settings"); `None` when the driver has no descriptor ring to
+/// report (veth, loopback and most virtual devices).
+pub fn tx_descriptors(name: &str) -> io::Result<Option<u32>> {
+    let sock = ctl_socket()?;
+    let mut req = ifreq(name)?;
+    let mut rp = EthtoolRingparam {
+        cmd: ETHTOOL_GRINGPARAM,
+        ..Default::default()
+    };
+    req.ifr_ifru.ifru_data = (&raw mut rp).cast();
+    // SAFETY: `req` points at a live ethtool_ringparam for the duration of the call.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EOPNOTSUPP) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    Ok((rp.tx_pending > 0).then_some(rp.tx_pending))
+}
+
 #[repr(C)]
 struct EthtoolDrvinfo {
     cmd: u32,

@@ -222,6 +222,49 @@ impl PacketSocket {
         }
     }
 
+    /// `sendmmsg(2)` on the bound device, without waiting (`MSG_DONTWAIT`), of the frames
+    /// `frame(0)` .. `frame(n - 1)`, in order, in system calls of up to 64 frames. Returns how
+    /// many went out: fewer than `n` when the kernel stopped (the error that stopped it is
+    /// returned only when not even the first frame went).
+    pub fn send_many<'a>(&self, n: usize, frame: impl Fn(usize) -> &'a [u8]) -> io::Result<usize> {
+        const CHUNK: usize = 64;
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(CHUNK);
+            // SAFETY: all-zero is a valid iovec and mmsghdr (null pointers, zero lengths).
+            let mut iov: [libc::iovec; CHUNK] = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            let mut hdr: [libc::mmsghdr; CHUNK] = unsafe { std::mem::zeroed() };
+            for j in 0..k {
+                let f = frame(done + j);
+                iov[j].iov_base = f.as_ptr().cast_mut().cast();
+                iov[j].iov_len = f.len();
+                hdr[j].msg_hdr.msg_iov = &raw mut iov[j];
+                hdr[j].msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: the first `k` headers each point at one iovec covering a frame slice that
+            // lives for 'a (beyond the call) and that the kernel only reads; `iov` and `hdr`
+            // outlive the call.
+            let r = unsafe {
+                libc::sendmmsg(
+                    self.fd.as_raw_fd(),
+                    hdr.as_mut_ptr(),
+                    k as u32,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                return if done == 0 { Err(e) } else { Ok(done) };
+            }
+            done += r as usize;
+            if (r as usize) < k {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
     /// `sendto(2)` of one frame to interface `ifindex` (blocking).
     pub fn send_to(&self, frame: &[u8], ifindex: i32) -> io::Result<usize> {
         // SAFETY: all-zero is a valid sockaddr_ll.

@@ -91,10 +91,7 @@ pub struct RawFrame {
 
 enum Backing {
     Mapped(Mmap),
-    #[cfg_attr(
-        not(test),
-        allow(dead_code, reason = "used by the fake kernel in tests")
-    )]
+    /// Ordinary memory the kernel never sees: an empty ring, or the fake kernel's in tests.
     Heap(Box<[u64]>),
 }
 
@@ -164,8 +161,13 @@ impl RxRing {
         }
     }
 
-    /// A ring in ordinary heap memory, for the fake kernel in tests.
-    #[cfg(test)]
+    /// A ring with no kernel side, for a socket that never receives (a send-only ring): one
+    /// zeroed block, owned by the "kernel" (status 0), so it never holds a frame.
+    pub fn empty() -> Self {
+        Self::heap(4096, 1)
+    }
+
+    /// A ring in ordinary heap memory (the fake kernel fills it in tests).
     pub(crate) fn heap(block_size: usize, block_nr: usize) -> Self {
         assert!(block_size.is_multiple_of(8));
         let mut mem = vec![0u64; block_size / 8 * block_nr].into_boxed_slice();
