@@ -212,28 +212,6 @@ fn pfsend_sends_exactly_n_synthetic_frames() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
     let veth = VethPair::new(&ns, "psa", "psb").unwrap();
-    let rx = pfring_testkit::RawReceiver::new(veth.b()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pfsend"))
-        .args(["-i", "psa", "-n", "1500", "-l", "100", "-b", "3", "-c", "5"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("Sent 1500 packets"), "{text}");
-    let last_rate = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("TX rate: [current "))
-        .unwrap();
-    assert!(last_rate.ends_with("[total 1'500 pkts]"), "{last_rate}");
-    let got = rx
-        .collect(2000, Duration::from_millis(300), Duration::from_secs(10))
-        .unwrap();
-    assert_eq!(got.len(), 1500);
     let spec = pfring_tools::synth::SynthSpec {
         len: 100,
         num_src: 3,
@@ -242,8 +220,36 @@ fn pfsend_sends_exactly_n_synthetic_frames() {
     };
     let pool = spec.pool();
     assert_eq!(pool.len(), 15);
-    for (i, r) in got.iter().enumerate() {
-        assert_eq!(r.data, pool[i % 15], "frame {i}");
+    for mode in ["auto", "ring", "batch"] {
+        let rx = pfring_testkit::RawReceiver::new(veth.b()).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_pfsend"))
+            .args(["-i", "psa", "-n", "1500", "-l", "100", "-b", "3", "-c", "5"])
+            .args(["--tx-mode", mode])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Sent 1500 packets"), "{mode}: {text}");
+        let last_rate = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("TX rate: [current "))
+            .unwrap();
+        assert!(
+            last_rate.ends_with("[total 1'500 pkts]"),
+            "{mode}: {last_rate}"
+        );
+        let got = rx
+            .collect(2000, Duration::from_millis(300), Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(got.len(), 1500, "{mode}");
+        for (i, r) in got.iter().enumerate() {
+            assert_eq!(r.data, pool[i % 15], "{mode}: frame {i}");
+        }
     }
 }
 
@@ -254,6 +260,7 @@ fn pfsend_argument_errors() {
         &["-i", "lo", "-V", "5"],
         &["-i", "lo", "-m", "zz"],
         &["-i", "lo", "-p", "0"],
+        &["-i", "lo", "--tx-mode", "zz"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_pfsend"))
             .args(args)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use pfring::{BreakHandle, Error, RingBuilder, SocketMode};
+use pfring::{BreakHandle, Error, RingBuilder, SocketMode, TxMode};
 use pfring_tools::synth::SynthSpec;
 use pfring_tools::{WIRE_OVERHEAD, format_numbers};
 
@@ -15,6 +15,7 @@ const USAGE: &str = "pfsend - (C) pfring-rs: send packets (PF_RING pfsend)
 pfsend -i <device> [-f <file>] [-n <num>] [-r <Gbps>] [-p <pps>] [-l <len>] [-b <num src IPs>]
        [-c <num dst IPs>] [-S <src IP>] [-D <dst IP>] [-M <src MAC>] [-m <dst MAC>]
        [-V <4|6|0>] [-w <watermark>] [-F] [-z] [-a] [-g <core>] [-v] [--qdisc]
+       [--tx-mode <auto|ring|batch>]
 
 -h              Print this help
 -i <device>     Device to send on
@@ -38,6 +39,8 @@ pfsend -i <device> [-f <file>] [-n <num>] [-r <Gbps>] [-p <pps>] [-l <len>] [-b 
 -g <core>       Bind to a core
 -v              Verbose: print each packet's length
 --qdisc         Go through the qdisc layer (default: bypass it, PACKET_QDISC_BYPASS)
+--tx-mode <m>   How frames reach the kernel: ring (PACKET_TX_RING), batch (sendmmsg), or
+                auto (default: ring on NICs, batch on veth, loopback and other virtual devices)
 ";
 
 #[derive(Debug)]
@@ -54,6 +57,7 @@ struct Opts {
     core: Option<usize>,
     verbose: bool,
     qdisc: bool,
+    tx_mode: TxMode,
 }
 
 fn parse_mac(s: &str) -> Result<[u8; 6]> {
@@ -84,6 +88,7 @@ fn parse_args() -> Result<Option<Opts>> {
         core: None,
         verbose: false,
         qdisc: false,
+        tx_mode: TxMode::Auto,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -117,6 +122,14 @@ fn parse_args() -> Result<Option<Opts>> {
             Short('g') => o.core = Some(p.value()?.parse().context("-g <core>")?),
             Short('v') => o.verbose = true,
             Long("qdisc") => o.qdisc = true,
+            Long("tx-mode") => {
+                o.tx_mode = match p.value()?.string()?.as_str() {
+                    "auto" => TxMode::Auto,
+                    "ring" => TxMode::Ring,
+                    "batch" => TxMode::Batch,
+                    m => bail!("--tx-mode takes auto, ring or batch, not {m:?}"),
+                }
+            }
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -142,9 +155,26 @@ struct Meter {
     last: Instant,
     last_pkts: u64,
     last_bytes: u64,
+    next_print: Instant,
+    /// Frames of a replay whose progress bar is drawn on stderr (a person is watching).
+    progress_of: Option<u64>,
 }
 
 impl Meter {
+    /// Once a second: the rate line on `out`, and the progress bar.
+    fn tick(&mut self, out: &mut impl Write, pkts: u64, bytes: u64) {
+        let now = Instant::now();
+        if now < self.next_print {
+            return;
+        }
+        if let Some(total) = self.progress_of {
+            eprint!("\r{}", progress_bar(pkts, total));
+        }
+        let _ = writeln!(out, "{}", self.line(pkts, bytes));
+        let _ = out.flush();
+        self.next_print = now + Duration::from_secs(1);
+    }
+
     fn line(&mut self, pkts: u64, bytes: u64) -> String {
         let now = Instant::now();
         let dt = now.duration_since(self.last).as_secs_f64().max(1e-9);
@@ -184,6 +214,7 @@ fn run(o: Opts) -> Result<()> {
         .slots(16)
         .socket_mode(SocketMode::SendOnly)
         .qdisc_bypass(!o.qdisc)
+        .tx_mode(o.tx_mode)
         .open()?;
     ring.set_application_name("pfsend")?;
     ring.set_tx_watermark(o.watermark.max(1))?;
@@ -248,12 +279,55 @@ fn run(o: Opts) -> Result<()> {
         last: start,
         last_pkts: 0,
         last_bytes: 0,
+        next_print: start + Duration::from_secs(1),
+        progress_of: progress.then_some(num),
     };
-    let mut next_print = start + Duration::from_secs(1);
     let (mut sent, mut bytes, mut skipped) = (0u64, 0u64, 0u64);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    // Without pacing, frames go in bursts of the watermark straight from the pool
+    // (`send_burst`: no copy into a queue on batching rings).
+    let bursts = recorded.is_none() && interval.is_none() && !o.verbose && !o.flush_each;
+    let burst_len = usize::from(o.watermark.max(1));
+    let mut burst: Vec<&[u8]> = Vec::with_capacity(burst_len);
     'outer: while num == 0 || sent < num {
+        if bursts {
+            let want = if num == 0 {
+                burst_len
+            } else {
+                (num - sent).min(burst_len as u64) as usize
+            };
+            burst.clear();
+            burst.extend(
+                (0..want as u64)
+                    .map(|j| pool[((sent + j) % pool.len() as u64) as usize].as_slice()),
+            );
+            let n = match ring.send_burst(&burst) {
+                Ok(n) => n,
+                Err(Error::NoTxSlotAvailable) => {
+                    if !o.active {
+                        ring.wait_tx_slot(Duration::from_millis(10))?;
+                    }
+                    0
+                }
+                // A recorded frame this device cannot carry: skip it, say so at the end.
+                Err(Error::FrameTooLarge { .. } | Error::FrameTooShort { .. }) => {
+                    skipped += 1;
+                    1
+                }
+                Err(e) => return Err(e.into()),
+            };
+            sent += n as u64;
+            bytes += burst[..n]
+                .iter()
+                .map(|f| f.len() as u64 + WIRE_OVERHEAD)
+                .sum::<u64>();
+            if BreakHandle::last_signal() != 0 {
+                break;
+            }
+            meter.tick(&mut out, sent, bytes);
+            continue;
+        }
         let frame = &pool[(sent % pool.len() as u64) as usize];
         let due = match (&recorded, interval) {
             (Some(offset), _) => Some(start + offset(sent)),
@@ -311,15 +385,7 @@ fn run(o: Opts) -> Result<()> {
             if BreakHandle::last_signal() != 0 {
                 break;
             }
-            let now = Instant::now();
-            if now >= next_print {
-                if progress {
-                    eprint!("\r{}", progress_bar(sent, num));
-                }
-                let _ = writeln!(out, "{}", meter.line(sent, bytes));
-                let _ = out.flush();
-                next_print = now + Duration::from_secs(1);
-            }
+            meter.tick(&mut out, sent, bytes);
         }
     }
     ring.flush_tx_packets()?;
