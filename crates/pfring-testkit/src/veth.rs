@@ -202,7 +202,41 @@ impl VethBuilder {
         for name in [&pair.a, &pair.b] {
             set_up(name, true)?;
         }
+        for name in [&pair.a, &pair.b] {
+            wait_operational(&handle, name)?;
+        }
         Ok(pair)
+    }
+}
+
+/// Waits (at most 5 s) until the kernel has processed `name`'s carrier coming up: its
+/// operational state is UP and its qdisc is no longer `noop`. Both happen later than `IFF_UP`,
+/// in the kernel's link-watch work (`linkwatch_do_dev`: operstate, then `dev_activate`); until
+/// then the device drops what is sent on it (counted as TX dropped), so a frame sent right
+/// after creation could be lost.
+fn wait_operational(ns: &NetNsHandle, name: &str) -> Result<()> {
+    let line = format!("ip -o link show dev {name}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let out = ns
+            .command("ip")
+            .args(["-o", "link", "show", "dev", name])
+            .output()
+            .map_err(|e| Error::Command {
+                cmd: line.clone(),
+                reason: e.to_string(),
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if out.status.success() && text.contains(" state UP ") && !text.contains(" qdisc noop ") {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Command {
+                cmd: line,
+                reason: format!("{name} not operational after 5 s: {}", text.trim()),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 
