@@ -30,3 +30,18 @@ pub(crate) mod tx_batch;
 pub(crate) mod xdp;
 pub(crate) mod xdp_bridge;
 pub(crate) mod zc;
+
+/// A frame to send against a device's limits: [`crate::Error::FrameTooLarge`] over `max`
+/// bytes, [`crate::Error::FrameTooShort`] under an Ethernet header (14 bytes).
+pub(crate) fn check_frame_len(frame: &[u8], max: usize) -> crate::Result<()> {
+    if frame.len() > max {
+        return Err(crate::Error::FrameTooLarge {
+            len: frame.len(),
+            max,
+        });
+    }
+    if frame.len() < 14 {
+        return Err(crate::Error::FrameTooShort { len: frame.len() });
+    }
+    Ok(())
+}

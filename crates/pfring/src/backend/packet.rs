@@ -799,17 +799,7 @@ impl TxState {
 
     /// The frame's length against the device's limits.
     fn check(&self, frame: &[u8]) -> Result<()> {
-        let max = self.max_frame_for(frame);
-        if frame.len() > max {
-            return Err(Error::FrameTooLarge {
-                len: frame.len(),
-                max,
-            });
-        }
-        if frame.len() < 14 {
-            return Err(Error::FrameTooShort { len: frame.len() });
-        }
-        Ok(())
+        super::check_frame_len(frame, self.max_frame_for(frame))
     }
 
     /// Batch path: queued frames first, then `frames` with `sendmmsg` from the caller's

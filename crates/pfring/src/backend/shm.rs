@@ -350,16 +350,7 @@ impl ShmBackend {
                 backend: "userspace",
             });
         }
-        let max = self.ring.slot_data() as usize;
-        if frame.len() > max {
-            return Err(Error::FrameTooLarge {
-                len: frame.len(),
-                max,
-            });
-        }
-        if frame.len() < 14 {
-            return Err(Error::FrameTooShort { len: frame.len() });
-        }
+        super::check_frame_len(frame, self.ring.slot_data() as usize)?;
         if self.free_slots()? == 0 {
             self.publish();
             if let Some(pid) = self.dead_peer() {

@@ -595,15 +595,7 @@ impl XdpBackend {
     /// Queues `frame` on the TX ring; sends it at once with `flush` or when `watermark`
     /// frames are queued.
     pub(crate) fn send(&mut self, frame: &[u8], flush: bool, watermark: usize) -> Result<()> {
-        if frame.len() < 14 {
-            return Err(Error::FrameTooShort { len: frame.len() });
-        }
-        if frame.len() > self.max_frame {
-            return Err(Error::FrameTooLarge {
-                len: frame.len(),
-                max: self.max_frame,
-            });
-        }
+        super::check_frame_len(frame, self.max_frame)?;
         if self.tx_free.is_empty() {
             self.reap_completions();
         }
