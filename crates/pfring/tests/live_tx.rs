@@ -305,6 +305,17 @@ fn a_send_only_ring_has_no_rx_ring_and_sends_exactly() {
     let idx = veth.ifindex_a().unwrap() as i32;
     ring.send_ifindex(&udp_frame(9, 70), idx).unwrap();
     assert_eq!(collect(&far, 1), vec![udp_frame(9, 70)]);
+    // Made send-only after opening (the C API's way): it sends the same.
+    let mut late = RingBuilder::new(veth.a()).open().unwrap();
+    late.set_socket_mode(SocketMode::SendOnly).unwrap();
+    late.enable().unwrap();
+    let more: Vec<_> = (0..20u64).map(|i| udp_frame(100 + i, 90)).collect();
+    assert_eq!(late.send_burst(&more).unwrap(), 20);
+    assert_eq!(collect(&far, 20), more);
+    assert!(matches!(
+        late.recv(false),
+        Err(Error::WrongSocketMode { .. })
+    ));
 }
 
 #[test]

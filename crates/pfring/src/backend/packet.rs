@@ -401,12 +401,14 @@ impl PacketBackend {
 
     /// Starts delivery: binds the socket on first use, then attaches the binding program.
     pub(crate) fn enable(&mut self, cfg: &RingConfig) -> Result<()> {
+        if cfg.mode == SocketMode::SendOnly {
+            // Nothing to receive: the socket stays unbound (no protocol hook, no filter run
+            // per frame) and the TX socket, bound with protocol 0, sends. This also holds for
+            // a ring opened receiving and made send-only before its first enable (the C API's
+            // `pfring_open` + `pfring_set_socket_mode`), which keeps its unused RX ring.
+            return Ok(());
+        }
         if self.send_only {
-            if cfg.mode == SocketMode::SendOnly {
-                // Nothing to receive: the socket stays unbound (no protocol hook, no filter
-                // run per frame) and the TX socket, bound with protocol 0, sends.
-                return Ok(());
-            }
             // Opened send-only, switched to receiving before the first enable
             // (`set_socket_mode`): the ring gets its RX ring now.
             self.send_only = false;
