@@ -961,8 +961,10 @@ int pfring_set_filtering_mode(struct pfring *ring, filtering_mode mode);
 // See the module documentation.
 int pfring_set_virtual_device(struct pfring *ring, struct virtual_filtering_device_info *info);
 
-// 5.6.1: deliver only packets whose payload contains the string. Not supported yet (the
-// payload match of the rule engine, issue 5).
+// Delivers only packets whose payload (after the L2-L4 headers) contains the string,
+// ignoring ASCII case (`|` separates alternatives, as in a rule's payload pattern). Searched
+// in the library, before the filtering rules; an empty string is
+// `PF_RING_ERROR_INVALID_ARGUMENT`.
 //
 // # Safety
 // See the module documentation.

@@ -93,8 +93,10 @@ pub unsafe extern "C" fn pfring_set_virtual_device(
     })
 }
 
-/// 5.6.1: deliver only packets whose payload contains the string. Not supported yet (the
-/// payload match of the rule engine, issue 5).
+/// Delivers only packets whose payload (after the L2-L4 headers) contains the string,
+/// ignoring ASCII case (`|` separates alternatives, as in a rule's payload pattern). Searched
+/// in the library, before the filtering rules; an empty string is
+/// `PF_RING_ERROR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// See the module documentation.
@@ -105,9 +107,10 @@ pub unsafe extern "C" fn pfring_search_payload(
 ) -> c_int {
     call(|| {
         // SAFETY: per the module contract.
-        unsafe { handle(ring) }?;
+        let h = unsafe { handle(ring) }?;
         // SAFETY: per the module contract.
-        unsafe { cstr(string_to_search) }?;
-        Err(not_supported())
+        let pattern = unsafe { cstr(string_to_search) }?;
+        h.lock().ring.search_payload(Some(pattern))?;
+        Ok(0)
     })
 }

@@ -331,3 +331,93 @@ fn files_refuse_hardware_timestamps_and_device_clocks() {
     ));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn search_payload_delivers_only_frames_whose_payload_contains_the_pattern() {
+    use pfring::filter::rules::{FilteringRule, RuleAction};
+    use pfring_testkit::FrameBuilder;
+    let dir = tempdir("search");
+    let path = dir.join("payloads.pcap");
+    let texts = [
+        "GET /index HTTP/1.1",
+        "hello world",
+        "nothing here",
+        "Hello again",
+        "xxhELLoxx",
+    ];
+    let mut w = Writer::new(
+        std::fs::File::create(&path).unwrap(),
+        Format::Pcap(TsResolution::Nano),
+    )
+    .unwrap();
+    for (i, t) in texts.iter().enumerate() {
+        // UDP to port 100 + i; the payload is the text.
+        let b = FrameBuilder::udp().ports(7, 100 + i as u16);
+        let mut f = b.build(i as u64, t.len());
+        let at = b.header_len();
+        f[at..at + t.len()].copy_from_slice(t.as_bytes());
+        w.write(1_700_000_000_000_000_000 + i as u64, &f, f.len() as u32)
+            .unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    // The destination ports of the frames delivered with `pattern` (and a rule dropping
+    // port 103 when `drop_103`).
+    let delivered = |pattern: Option<&str>, drop_103: bool| -> Vec<u16> {
+        let mut ring = RingBuilder::new(&format!("pcap:{}", path.display()))
+            .open()
+            .unwrap();
+        ring.search_payload(pattern).unwrap();
+        if drop_103 {
+            ring.add_filtering_rule(
+                FilteringRule::new(1, RuleAction::DontForwardAndStop).dst_ports(103, 103),
+            )
+            .unwrap();
+        }
+        ring.enable().unwrap();
+        let mut ports = Vec::new();
+        while let Some(p) = ring.recv(false).unwrap() {
+            let d = p.data();
+            ports.push(u16::from_be_bytes([d[36], d[37]]));
+        }
+        ports
+    };
+    assert_eq!(delivered(None, false), [100, 101, 102, 103, 104]);
+    assert_eq!(
+        delivered(Some("HELLO"), false),
+        [101, 103, 104],
+        "ignores case"
+    );
+    assert_eq!(
+        delivered(Some("get /|again"), false),
+        [100, 103],
+        "alternatives"
+    );
+    assert_eq!(
+        delivered(Some("hello"), true),
+        [101, 104],
+        "and the rules too"
+    );
+    assert!(delivered(Some("ethernet"), false).is_empty());
+    // Only the payload is searched: the UDP header's bytes (port 100 = "\0d") are not.
+    assert!(delivered(Some("\0d"), false).is_empty());
+    // Cleared again, and an empty pattern is refused.
+    let mut ring = RingBuilder::new(&format!("pcap:{}", path.display()))
+        .open()
+        .unwrap();
+    ring.search_payload(Some("hello")).unwrap();
+    ring.search_payload(None).unwrap();
+    ring.enable().unwrap();
+    let mut n = 0;
+    while ring.recv(false).unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 5);
+    for bad in ["", "|", "||"] {
+        assert!(matches!(
+            ring.search_payload(Some(bad)),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

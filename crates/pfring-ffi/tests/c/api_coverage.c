@@ -346,10 +346,11 @@ static void real_ring(const char *dev) {
   CHECK(pfring_set_reflector_device(ring, (char *)dev), 0);
   CHECK(pfring_register_plugin(ring, NULL), INVAL);
   CHECK(pfring_get_plugin_ids(ring, NULL, 0), 2); /* the built-in SIP and RTP plugins */
+  CHECK(pfring_search_payload(ring, ""), INVAL);
+  CHECK(pfring_search_payload(ring, "GET"), 0);
 
   /* Not supported (kernel-module features, or no counterpart here): -7 / EOPNOTSUPP. */
   CHECK(pfring_set_virtual_device(ring, &vdi), NOTSUP);
-  CHECK(pfring_search_payload(ring, "GET"), NOTSUP);
   CHECK(pfring_set_master_id(ring, 1), NOTSUP);
   CHECK(pfring_set_master(ring, ring), NOTSUP);
   CHECK(pfring_loopback_test(ring, s, sizeof(s), 8), NOTSUP);

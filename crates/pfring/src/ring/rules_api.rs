@@ -29,8 +29,12 @@ pub(crate) struct RingRules {
     allow_offload: bool,
     /// The rules are compiled into the attached kernel filter.
     offloaded: bool,
-    /// Whether the engine has anything to do (rules, drop policy or sampling).
+    /// Whether there is anything to do (rules, drop policy, sampling or a payload search).
     active: bool,
+    /// Whether the rule engine itself has anything to do.
+    rules_active: bool,
+    /// `search_payload`: only frames whose payload contains it are delivered.
+    payload_search: Option<String>,
     /// Frames reflected / bounced, and sends that failed.
     pub(crate) transmitted: u64,
     pub(crate) transmit_errors: u64,
@@ -49,6 +53,8 @@ impl Default for RingRules {
             allow_offload: true,
             offloaded: false,
             active: false,
+            rules_active: false,
+            payload_search: None,
             transmitted: 0,
             transmit_errors: 0,
             hw: super::hw_rules::HwState::default(),
@@ -74,6 +80,15 @@ impl RingRules {
     pub(crate) fn admit(&mut self, data: &[u8], f: &FrameInfo, tx: Option<&PacketSocket>) -> bool {
         if !self.active {
             return true;
+        }
+        if let Some(pattern) = &self.payload_search {
+            let (p, _) = ParsedPacket::parse(data, 4);
+            if !crate::filter::rules::payload_matches(&p, data, pattern) {
+                return false;
+            }
+            if !self.rules_active {
+                return true;
+            }
         }
         // The ring puts a tag the kernel stripped back into the bytes (when there is room).
         let reinserted = f.vlan_tci.is_some_and(|tci| {
@@ -157,13 +172,15 @@ impl Ring {
         let Some(r) = self.rules.as_deref_mut() else {
             return Ok(());
         };
-        r.active = r.set.is_active();
+        r.rules_active = r.set.is_active();
+        r.active = r.rules_active || r.payload_search.is_some();
         let has_sockets = !self.backend.sockets().is_empty();
-        let prog = if r.allow_offload && r.active && has_sockets && caplen >= OFFLOAD_MIN_CAPLEN {
-            offload::compile(&r.set, crate::filter::Target::Kernel)
-        } else {
-            None
-        };
+        let prog =
+            if r.allow_offload && r.rules_active && has_sockets && caplen >= OFFLOAD_MIN_CAPLEN {
+                offload::compile(&r.set, crate::filter::Target::Kernel)
+            } else {
+                None
+            };
         // Every socket's filter must combine with it.
         let prog = prog.filter(|p| {
             self.backend
@@ -183,6 +200,26 @@ impl Ring {
             }
         }
         Ok(())
+    }
+
+    /// Delivers only frames whose payload (the bytes after the Ethernet, VLAN, IP and TCP/UDP
+    /// headers) contains `pattern`, ignoring ASCII case; `|` separates alternatives, as in a
+    /// rule's payload pattern. `None` delivers every frame again. The search runs in the
+    /// library, before the software rules (frames must pass both), on every module.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty pattern (or one of only `|`).
+    #[doc(alias = "pfring_search_payload")]
+    pub fn search_payload(&mut self, pattern: Option<&str>) -> Result<()> {
+        if let Some(p) = pattern
+            && p.split('|').all(str::is_empty)
+        {
+            return Err(Error::InvalidArgument(
+                "search_payload: empty pattern".into(),
+            ));
+        }
+        self.rules_mut().payload_search = pattern.map(str::to_owned);
+        self.sync_rules()
     }
 
     /// Adds a wildcard rule (evaluated in ascending `rule_id`, see

@@ -43,6 +43,8 @@ pub mod sip;
 mod tests;
 mod wildcard;
 
+pub(crate) use wildcard::payload_matches;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

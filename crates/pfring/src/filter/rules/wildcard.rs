@@ -319,17 +319,8 @@ impl FilteringRule {
         {
             return false;
         }
-        if !self.payload_pattern.is_empty() {
-            let start = usize::try_from(p.offset.payload_offset).unwrap_or(0);
-            let payload = frame.get(start..).unwrap_or(&[]);
-            if !self
-                .payload_pattern
-                .split('|')
-                .filter(|s| !s.is_empty())
-                .any(|pat| contains_ci(payload, pat.as_bytes()))
-            {
-                return false;
-            }
+        if !self.payload_pattern.is_empty() && !payload_matches(p, frame, &self.payload_pattern) {
+            return false;
         }
         true
     }
@@ -341,6 +332,18 @@ impl FilteringRule {
             && self.balance_pool == 0
             && self.plugin_id == 0
     }
+}
+
+/// Whether the payload of `frame` (the bytes after the headers `p` parsed) contains one of
+/// the `|`-separated patterns of `pattern`, ignoring ASCII case: a rule's `payload_pattern`,
+/// and `Ring::search_payload`.
+pub(crate) fn payload_matches(p: &ParsedPacket, frame: &[u8], pattern: &str) -> bool {
+    let start = usize::try_from(p.offset.payload_offset).unwrap_or(0);
+    let payload = frame.get(start..).unwrap_or(&[]);
+    pattern
+        .split('|')
+        .filter(|s| !s.is_empty())
+        .any(|pat| contains_ci(payload, pat.as_bytes()))
 }
 
 /// Whether `hay` contains `needle`, ignoring ASCII case.
