@@ -276,57 +276,79 @@ fn pfsend_argument_errors() {
 fn pfbridge_forwards_both_directions_exactly() {
     require_privileged!();
     let ns = NetNs::new().unwrap();
-    let ab = VethPair::new(&ns, "bra", "brb").unwrap();
-    let cd = VethPair::new(&ns, "brc", "brd").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pfbridge"))
-        .args(["-a", "brb", "-b", "brc", "-B"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for the banner, i.e. both rings enabled.
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    assert!(
-        banner.starts_with("Bridging brb -> brc (and back)"),
-        "{banner}"
-    );
-    let at_d = pfring_testkit::RawReceiver::new(cd.b()).unwrap();
-    let at_a = pfring_testkit::RawReceiver::new(ab.a()).unwrap();
-    let forth: Vec<_> = (0..1000)
-        .map(|i| udp_frame(i, 60 + (i as usize % 900)))
-        .collect();
-    let back: Vec<_> = (5000..5300).map(|i| udp_frame(i, 80)).collect();
-    RawSender::new(ab.a()).unwrap().send_all(&forth).unwrap();
-    RawSender::new(cd.b()).unwrap().send_all(&back).unwrap();
-    let got_d = at_d
-        .collect(2000, Duration::from_millis(500), Duration::from_secs(10))
-        .unwrap();
-    let got_a = at_a
-        .collect(2000, Duration::from_millis(500), Duration::from_secs(10))
-        .unwrap();
-    // SIGTERM: we started this child, so we may signal it by its pid.
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    assert!(status.success(), "{rest}");
-    assert_eq!(
-        got_d.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
-        forth
-    );
-    assert_eq!(
-        got_a.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
-        back
-    );
-    assert!(
-        rest.contains("Forwarded 1300 packets (0 too large"),
-        "{rest}"
-    );
+    // Batched (send_burst) and one send per packet (-p).
+    for extra in [&[][..], &["-p"][..]] {
+        let ab = VethPair::new(&ns, "bra", "brb").unwrap();
+        // A smaller MTU on the way out: larger frames are skipped and counted.
+        let cd = VethPair::builder("brc", "brd")
+            .mtu(1000)
+            .create(&ns)
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pfbridge"))
+            .args(["-a", "brb", "-b", "brc", "-B"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for the banner, i.e. both rings enabled.
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        stdout.read_line(&mut banner).unwrap();
+        assert!(
+            banner.starts_with("Bridging brb -> brc (and back)"),
+            "{banner}"
+        );
+        let at_d = pfring_testkit::RawReceiver::new(cd.b()).unwrap();
+        let at_a = pfring_testkit::RawReceiver::new(ab.a()).unwrap();
+        // Every 100th frame is 1200 bytes: too large for brc.
+        let forth: Vec<_> = (0..1000)
+            .map(|i| {
+                udp_frame(
+                    i,
+                    if i % 100 == 7 {
+                        1200
+                    } else {
+                        60 + (i as usize % 900)
+                    },
+                )
+            })
+            .collect();
+        let back: Vec<_> = (5000..5300).map(|i| udp_frame(i, 80)).collect();
+        RawSender::new(ab.a()).unwrap().send_all(&forth).unwrap();
+        RawSender::new(cd.b()).unwrap().send_all(&back).unwrap();
+        let got_d = at_d
+            .collect(2000, Duration::from_millis(500), Duration::from_secs(10))
+            .unwrap();
+        let got_a = at_a
+            .collect(2000, Duration::from_millis(500), Duration::from_secs(10))
+            .unwrap();
+        // SIGTERM: we started this child, so we may signal it by its pid.
+        let st = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = child.wait().unwrap();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert!(status.success(), "{extra:?}: {rest}");
+        let fits: Vec<_> = forth.iter().filter(|f| f.len() <= 1014).cloned().collect();
+        assert_eq!(fits.len(), 990);
+        assert_eq!(
+            got_d.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+            fits,
+            "{extra:?}"
+        );
+        assert_eq!(
+            got_a.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+            back,
+            "{extra:?}"
+        );
+        assert!(
+            rest.contains("Forwarded 1290 packets (10 too large"),
+            "{extra:?}: {rest}"
+        );
+    }
 }
 
 fn testdata(file: &str) -> Option<std::path::PathBuf> {

@@ -122,36 +122,71 @@ fn forward(
     rx.set_poll_duration(Duration::from_millis(100));
     while !stop.load(Ordering::Relaxed) {
         let burst = rx.recv_burst(pfring::ring::MAX_BURST, true)?;
-        'packets: for (h, data) in burst.iter() {
+        let frames = frames_of(o, &burst);
+        send_all(o, &mut tx, &frames, count, Some(stop), None)?;
+    }
+    tx.flush_tx_packets()?;
+    Ok(())
+}
+
+/// The frames of a burst (printing their sizes with `-v`).
+fn frames_of<'a>(o: &Opts, burst: &'a pfring::Burst<'_>) -> Vec<&'a [u8]> {
+    burst
+        .iter()
+        .map(|(h, data)| {
             if o.verbose {
                 println!("{} bytes", h.caplen);
             }
-            loop {
-                match tx.send(data, o.per_packet) {
-                    Ok(()) => break,
-                    Err(Error::NoTxSlotAvailable) => {
-                        tx.wait_tx_slot(Duration::from_millis(10))?;
-                    }
-                    // A frame the other side cannot carry (a larger MTU on A): count, go on.
-                    Err(Error::FrameTooLarge { .. }) => {
-                        count.too_large.fetch_add(1, Ordering::Relaxed);
-                        continue 'packets;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-                if stop.load(Ordering::Relaxed) {
+            data
+        })
+        .collect()
+}
+
+/// Sends `frames` out of `tx` in order: one by one with `-p`, else with `send_burst`, which
+/// on batching rings hands the kernel the frames where they lie in the receive ring. A frame
+/// the outgoing device cannot carry (a larger MTU on the other side) is skipped and counted.
+/// Waits for room until `stop` is set, and with `patience` at most that long without
+/// progress.
+fn send_all(
+    o: &Opts,
+    tx: &mut Ring,
+    frames: &[&[u8]],
+    count: &Counters,
+    stop: Option<&AtomicBool>,
+    patience: Option<Duration>,
+) -> Result<()> {
+    let mut i = 0;
+    let mut progress = Instant::now();
+    while i < frames.len() {
+        let sent = if o.per_packet {
+            tx.send(frames[i], true).map(|()| 1)
+        } else {
+            tx.send_burst(&frames[i..])
+        };
+        match sent {
+            Ok(n) => {
+                i += n;
+                count.forwarded.fetch_add(n as u64, Ordering::Relaxed);
+                progress = Instant::now();
+            }
+            Err(Error::NoTxSlotAvailable) => {
+                if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
                     return Ok(());
                 }
+                if let Some(p) = patience
+                    && progress.elapsed() >= p
+                {
+                    bail!("no TX slot on the outgoing device for {} ms", p.as_millis());
+                }
+                tx.wait_tx_slot(Duration::from_millis(10))?;
             }
-            count.forwarded.fetch_add(1, Ordering::Relaxed);
-        }
-        let n = burst.len();
-        drop(burst);
-        if n > 0 {
-            tx.flush_tx_packets()?;
+            Err(Error::FrameTooLarge { .. }) => {
+                count.too_large.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-    tx.flush_tx_packets()?;
     Ok(())
 }
 
@@ -239,35 +274,10 @@ fn open_both_ways(o: &Opts, dev: &str) -> Result<Ring> {
 /// Forwards the frames of one burst of `rx` out of `tx`; returns how many were received.
 fn forward_burst(o: &Opts, rx: &mut Ring, tx: &mut Ring, count: &Counters) -> Result<usize> {
     let burst = rx.recv_burst(pfring::ring::MAX_BURST, false)?;
-    'packets: for (h, data) in burst.iter() {
-        if o.verbose {
-            println!("{} bytes", h.caplen);
-        }
-        // Bounded: a TX slot frees up as the kernel sends; give up on a frame after 1 s.
-        for _ in 0..100 {
-            match tx.send(data, o.per_packet) {
-                Ok(()) => {
-                    count.forwarded.fetch_add(1, Ordering::Relaxed);
-                    continue 'packets;
-                }
-                Err(Error::NoTxSlotAvailable) => {
-                    tx.wait_tx_slot(Duration::from_millis(10))?;
-                }
-                Err(Error::FrameTooLarge { .. }) => {
-                    count.too_large.fetch_add(1, Ordering::Relaxed);
-                    continue 'packets;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        bail!("no TX slot on the outgoing device for 1 s");
-    }
-    let n = burst.len();
-    drop(burst);
-    if n > 0 {
-        tx.flush_tx_packets()?;
-    }
-    Ok(n)
+    let frames = frames_of(o, &burst);
+    // Bounded: one thread serves both directions, so a stuck side must not hold the other.
+    send_all(o, tx, &frames, count, None, Some(Duration::from_secs(1)))?;
+    Ok(frames.len())
 }
 
 /// Two `xdp:` devices (no filter, batched, quiet): frames move between them in place through
