@@ -11,8 +11,8 @@
 //! | packet parsing | [`parse`] | L2..L4 and tunnel headers (`pfring_parse_pkt`), the PF_RING hashes, the pfcount packet line |
 //! | filters | [`filter`] | pcap-filter → classic BPF compiler, optimizer, interpreter, cBPF → eBPF (XDP); PF_RING's wildcard / exact rules, policy, sampling and plugins ([`filter::rules`]) |
 //! | clusters | [`cluster`] | fanout groups with PF_RING's hash per cluster type as a classic-BPF program; ip-with-dup; RSS rehash |
-//! | public handle | `ring` | `RingBuilder` → `Ring`: open, enable, recv, stats, ... |
-//! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module), AF_XDP (`xdp:`), files, userspace rings (`userspace:`), ZC cluster slaves (`zc:`) |
+//! | public handle | `ring` | `RingBuilder` → `Ring`: open, enable, recv, send, stats, ... |
+//! | backends | `backend` | AF_PACKET TPACKET_V3 (the default module; it sends through a TX ring or `sendmmsg` batches, [`TxMode`]), AF_XDP (`xdp:`), files, userspace rings (`userspace:`), ZC cluster slaves (`zc:`) |
 //! | ring registry | [`registry`] | every open ring's entry under the runtime directory (what `/proc/net/pf_ring` showed), read by `pfinfo` |
 //! | system calls | `sys` | the only place with `unsafe`: sockets, mmap, ring views |
 //!
