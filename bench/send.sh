@@ -143,21 +143,6 @@ d() { if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]]; then echo $(($2 - $1)); else ec
 # PID of ksoftirqd/<core> (empty if none).
 KSOFTIRQD=$(pgrep -x "ksoftirqd/$GEN_CPU" | head -1 || true)
 
-# Waits until the CPU time of a process stops increasing (< 1 ms in 300 ms), at least
-# DRAIN_MIN s and at most DRAIN_MAX s.
-wait_drained() {
-    sleep "$DRAIN_MIN"
-    local deadline=$((SECONDS + DRAIN_MAX)) before after
-    before=$(cpu_ns "$1")
-    while ((SECONDS < deadline)); do
-        sleep 0.3
-        after=$(cpu_ns "$1")
-        ((after - before < 1000000)) && return 0
-        before=$after
-    done
-    echo "  warning: receiver CPU time still increasing after ${DRAIN_MAX}s" >&2
-}
-
 
 # Runs a sender pinned to GEN_CPU inside the namespace, through the launcher, in the
 # background + wait (so a signal to this script is handled at once). Sets GEN_RES.
