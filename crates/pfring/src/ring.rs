@@ -1481,7 +1481,7 @@ impl Ring {
     #[doc(alias = "pfring_stats")]
     pub fn stats(&mut self) -> Result<Stats> {
         let st = self.stats_inner()?;
-        self.registry_stats();
+        self.registry_stats(st);
         Ok(st)
     }
 

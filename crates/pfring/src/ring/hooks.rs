@@ -12,10 +12,13 @@ impl Ring {
         self.reg.id()
     }
 
-    fn registry_info(&mut self) -> RingInfo {
-        let st = self.stats_inner().unwrap_or(crate::Stats {
-            recv: self.recv_count,
-            drop: 0,
+    /// The entry; `st`: the statistics when the caller has just read them (else read here).
+    fn registry_info(&mut self, st: Option<crate::Stats>) -> RingInfo {
+        let st = st.unwrap_or_else(|| {
+            self.stats_inner().unwrap_or(crate::Stats {
+                recv: self.recv_count,
+                drop: 0,
+            })
         });
         let cluster = self.cluster();
         RingInfo {
@@ -75,18 +78,23 @@ impl Ring {
 
     /// Writes the entry now (open, setting changes).
     pub(super) fn registry_write(&mut self) {
+        self.registry_write_with(None);
+    }
+
+    fn registry_write_with(&mut self, st: Option<crate::Stats>) {
         if self.reg.id().is_none() {
             return;
         }
-        let mut info = self.registry_info();
+        let mut info = self.registry_info(st);
         self.reg.write(&mut info);
     }
 
-    /// After [`Ring::stats`]: writes the entry if the last write is 500 ms old (tools that read
-    /// their stats every 100 ms, like pfcount -n, then write two entries a second, not ten).
-    pub(super) fn registry_stats(&mut self) {
+    /// After [`Ring::stats`] read `st`: writes the entry if the last write is 500 ms old (tools
+    /// that read their stats every 100 ms, like pfcount -n, then write two entries a second,
+    /// not ten).
+    pub(super) fn registry_stats(&mut self, st: crate::Stats) {
         if self.reg.due(std::time::Duration::from_millis(500)) {
-            self.registry_write();
+            self.registry_write_with(Some(st));
         }
     }
 
