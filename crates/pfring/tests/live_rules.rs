@@ -167,6 +167,11 @@ fn offloaded_rules_combine_with_a_bpf_filter() {
     ring.remove_bpf_filter().unwrap();
     let want: Vec<u64> = (0..40u64).filter(|i| i % 4 != 1).collect();
     assert_eq!(deliver(&mut ring, &tx, &frames, want.len()), want);
+    // A new BPF filter while the rules are offloaded: both apply.
+    ring.set_bpf_filter("udp dst portrange 2-4").unwrap();
+    assert!(ring.rules_offloaded());
+    let want: Vec<u64> = (0..40u64).filter(|i| matches!(i % 4, 2 | 3)).collect();
+    assert_eq!(deliver(&mut ring, &tx, &frames, want.len()), want);
 }
 
 #[test]

@@ -193,6 +193,16 @@ impl Ring {
         if !was && prog.is_none() {
             return Ok(());
         }
+        // The same program is attached already (e.g. after a new BPF filter, which the caller
+        // attached combined with these rules): nothing to redo.
+        if self
+            .backend
+            .sockets()
+            .iter()
+            .all(|b| b.rules_filter == prog)
+        {
+            return Ok(());
+        }
         for b in self.backend.sockets_mut() {
             b.rules_filter = prog.clone();
             if self.enabled {
