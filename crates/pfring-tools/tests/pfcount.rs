@@ -9,8 +9,11 @@ use pfring_testkit::{
     FrameBuilder, NetNs, RawSender, VethPair, require_privileged, run_as_nobody, udp_frame,
 };
 
+#[path = "common/bridge.rs"]
+mod bridge;
 mod common;
 
+use bridge::Bridge;
 use common::{PFCOUNT, Pfcount};
 
 fn send(veth: &VethPair<'_>, n: u64, len: usize) {
@@ -284,22 +287,8 @@ fn pfbridge_forwards_both_directions_exactly() {
             .mtu(1000)
             .create(&ns)
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pfbridge"))
-            .args(["-a", "brb", "-b", "brc", "-B"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Wait for the banner, i.e. both rings enabled.
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        stdout.read_line(&mut banner).unwrap();
-        assert!(
-            banner.starts_with("Bridging brb -> brc (and back)"),
-            "{banner}"
-        );
-        let at_d = pfring_testkit::RawReceiver::new(cd.b()).unwrap();
-        let at_a = pfring_testkit::RawReceiver::new(ab.a()).unwrap();
+        let args = [&["-a", "brb", "-b", "brc", "-B"][..], extra].concat();
+        let bridge = Bridge::start(&args, "Bridging brb -> brc (and back)");
         // Every 100th frame is 1200 bytes: too large for brc.
         let forth: Vec<_> = (0..1000)
             .map(|i| {
@@ -314,36 +303,12 @@ fn pfbridge_forwards_both_directions_exactly() {
             })
             .collect();
         let back: Vec<_> = (5000..5300).map(|i| udp_frame(i, 80)).collect();
-        RawSender::new(ab.a()).unwrap().send_all(&forth).unwrap();
-        RawSender::new(cd.b()).unwrap().send_all(&back).unwrap();
-        let got_d = at_d
-            .collect(2000, Duration::from_millis(500), Duration::from_secs(10))
-            .unwrap();
-        let got_a = at_a
-            .collect(2000, Duration::from_millis(500), Duration::from_secs(10))
-            .unwrap();
-        // SIGTERM: we started this child, so we may signal it by its pid.
-        let st = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let status = child.wait().unwrap();
-        let mut rest = String::new();
-        stdout.read_to_string(&mut rest).unwrap();
-        assert!(status.success(), "{extra:?}: {rest}");
+        let (got_d, got_a) = bridge.exchange(&ab, &cd, &forth, &back);
+        let rest = bridge.stop();
         let fits: Vec<_> = forth.iter().filter(|f| f.len() <= 1014).cloned().collect();
         assert_eq!(fits.len(), 990);
-        assert_eq!(
-            got_d.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
-            fits,
-            "{extra:?}"
-        );
-        assert_eq!(
-            got_a.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
-            back,
-            "{extra:?}"
-        );
+        assert_eq!(got_d, fits, "{extra:?}");
+        assert_eq!(got_a, back, "{extra:?}");
         assert!(
             rest.contains("Forwarded 1290 packets (10 too large"),
             "{extra:?}: {rest}"

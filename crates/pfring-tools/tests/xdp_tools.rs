@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 
 use pfring_testkit::{NetNs, RawReceiver, RawSender, VethPair, require_privileged, udp_frame};
 
+#[path = "common/bridge.rs"]
+mod bridge;
+
+use bridge::Bridge;
+
 /// On veth, frames the peer sends in the first milliseconds after a native XDP program is
 /// attached can be dropped by the peer's transmit path (see live_xdp.rs): wait that long.
 fn settle() {
@@ -131,36 +136,18 @@ fn pfbridge_forwards_between_xdp_devices() {
         .quiet(true)
         .create(&ns)
         .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pfbridge"))
-        .args(["-a", "xdp:xbb@0", "-b", "xdp:xbc@0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Two xdp: devices: the shared-UMEM bridge.
-    let mut out = wait_for_line(&mut child, "Bridging xdp:xbb@0 -> xdp:xbc@0 (shared UMEM");
-    settle();
-    let at_d = RawReceiver::new(cd.b()).unwrap();
+    let bridge = Bridge::start(
+        &["-a", "xdp:xbb@0", "-b", "xdp:xbc@0"],
+        "Bridging xdp:xbb@0 -> xdp:xbc@0 (shared UMEM",
+    );
     let forth: Vec<_> = (0..1000)
         .map(|i| udp_frame(i, 60 + (i as usize % 900)))
         .collect();
-    RawSender::new(ab.a()).unwrap().send_all(&forth).unwrap();
-    let got_d = at_d
-        .collect(2000, Duration::from_millis(500), Duration::from_secs(10))
-        .unwrap();
-    // SIGTERM: we started this child, so we may signal it by its pid.
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let status = finish(&mut child);
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
-    assert!(status.success(), "{rest}");
-    assert_eq!(
-        got_d.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
-        forth
-    );
+    let (got_d, got_a) = bridge.exchange(&ab, &cd, &forth, &[]);
+    let rest = bridge.stop();
+    assert_eq!(got_d, forth);
+    assert!(got_a.is_empty(), "one direction only");
     assert!(rest.contains("Forwarded 1000 packets"), "{rest}");
 }
 
@@ -175,46 +162,16 @@ fn bridge_both_ways(extra: &[&str], banner: &str) {
         .quiet(true)
         .create(&ns)
         .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pfbridge"))
-        .args(["-a", "xdp:yb@0", "-b", "xdp:yc@0", "-B"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = wait_for_line(&mut child, banner);
-    settle();
-    let at_d = RawReceiver::new(cd.b()).unwrap();
-    let at_a = RawReceiver::new(ab.a()).unwrap();
+    let args = [&["-a", "xdp:yb@0", "-b", "xdp:yc@0", "-B"][..], extra].concat();
+    let bridge = Bridge::start(&args, banner);
     let forth: Vec<_> = (0..500)
         .map(|i| udp_frame(i, 60 + (i as usize % 900)))
         .collect();
     let back: Vec<_> = (5000..5300).map(|i| udp_frame(i, 80)).collect();
-    RawSender::new(ab.a()).unwrap().send_all(&forth).unwrap();
-    RawSender::new(cd.b()).unwrap().send_all(&back).unwrap();
-    let got_d = at_d
-        .collect(1000, Duration::from_millis(500), Duration::from_secs(10))
-        .unwrap();
-    let got_a = at_a
-        .collect(1000, Duration::from_millis(500), Duration::from_secs(10))
-        .unwrap();
-    // SIGTERM: we started this child, so we may signal it by its pid.
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let status = finish(&mut child);
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
-    assert!(status.success(), "{rest}");
-    assert_eq!(
-        got_d.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
-        forth
-    );
-    assert_eq!(
-        got_a.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
-        back
-    );
+    let (got_d, got_a) = bridge.exchange(&ab, &cd, &forth, &back);
+    let rest = bridge.stop();
+    assert_eq!(got_d, forth);
+    assert_eq!(got_a, back);
     assert!(rest.contains("Forwarded 800 packets"), "{rest}");
 }
 
