@@ -369,6 +369,25 @@ impl<'ns> VethPair<'ns> {
     pub fn ip(&self, args: &[&str]) -> Result<()> {
         ip(&self.ns.handle(), args)
     }
+
+    /// Takes end `a` down (`up == false`) or brings it up again; up returns once both ends
+    /// are operational again (as [`VethBuilder::create`] does). The calling thread must be
+    /// inside the pair's namespace.
+    ///
+    /// # Errors
+    ///
+    /// As [`set_up`], and [`Error::Command`] when the link does not come back within 5 s.
+    pub fn set_a_up(&self, up: bool) -> Result<()> {
+        self.ns.ensure_current("set a veth end up or down")?;
+        set_up(&self.a, up)?;
+        if up {
+            let handle = self.ns.handle();
+            for name in [&self.a, &self.b] {
+                wait_operational(&handle, name)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Drop for VethPair<'_> {

@@ -345,3 +345,34 @@ fn a_ring_opened_send_only_receives_when_switched_before_enable() {
     }
     assert_eq!(got, frames);
 }
+
+#[test]
+fn a_device_going_down_is_a_clear_error_and_queued_frames_wait_for_it() {
+    require_privileged!();
+    let ns = NetNs::new().unwrap();
+    let veth = VethPair::new(&ns, "txa", "txb").unwrap();
+    for mode in MODES {
+        let rx = RawReceiver::new(veth.b()).unwrap();
+        let mut ring = enabled(veth.a(), true, mode);
+        ring.send(&udp_frame(1, 80), true).unwrap();
+        assert_eq!(collect(&rx, 1), vec![udp_frame(1, 80)], "{mode:?}");
+        veth.set_a_up(false).unwrap();
+        // The system call's error, with its errno (ENETDOWN), names the call.
+        match ring.send(&udp_frame(2, 80), true) {
+            Err(Error::Syscall(e)) => {
+                assert_eq!(
+                    e.source.raw_os_error(),
+                    Some(libc::ENETDOWN),
+                    "{mode:?}: {e}"
+                )
+            }
+            other => panic!("{mode:?}: expected ENETDOWN, got {other:?}"),
+        }
+        // The frame is kept, not dropped, and goes once the device is up again.
+        assert_eq!(ring.tx_stats(), (2, 1), "{mode:?}");
+        veth.set_a_up(true).unwrap();
+        ring.flush_tx_packets().unwrap();
+        assert_eq!(ring.tx_stats(), (2, 0), "{mode:?}");
+        assert_eq!(collect(&rx, 2), vec![udp_frame(2, 80)], "{mode:?}");
+    }
+}
