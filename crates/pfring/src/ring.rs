@@ -895,15 +895,9 @@ impl Ring {
                 }));
             }
             b.rx.release();
-            if !wait {
+            if !self.wait_for_more(wait)? {
                 return Ok(None);
             }
-            if self.breaker.is_set() {
-                self.consume_break();
-                return Ok(None);
-            }
-            let d = self.cfg.poll_duration;
-            self.wait_readable(d)?;
         }
     }
 
@@ -944,15 +938,9 @@ impl Ring {
                     },
                 }));
             }
-            if !wait {
+            if !self.wait_for_more(wait)? {
                 return Ok(None);
             }
-            if self.breaker.is_set() {
-                self.consume_break();
-                return Ok(None);
-            }
-            let d = self.cfg.poll_duration;
-            self.wait_readable(d)?;
         }
     }
 
@@ -1042,15 +1030,9 @@ impl Ring {
                     },
                 }));
             }
-            if !wait {
+            if !self.wait_for_more(wait)? {
                 return Ok(None);
             }
-            if self.breaker.is_set() {
-                self.consume_break();
-                return Ok(None);
-            }
-            let d = self.cfg.poll_duration;
-            self.wait_readable(d)?;
         }
     }
 
@@ -1210,6 +1192,22 @@ impl Ring {
     }
 
     /// Resets the break flag once a blocking call has returned because of it.
+    /// No frame is ready: with `wait` (and no break pending) sleeps until one may be, up to
+    /// the poll duration, and returns true (look again); else consumes a pending break and
+    /// returns false (the receive call returns `None`).
+    fn wait_for_more(&mut self, wait: bool) -> Result<bool> {
+        if !wait {
+            return Ok(false);
+        }
+        if self.breaker.is_set() {
+            self.consume_break();
+            return Ok(false);
+        }
+        let d = self.cfg.poll_duration;
+        self.wait_readable(d)?;
+        Ok(true)
+    }
+
     fn consume_break(&self) {
         if self.breaker.is_set() {
             self.breaker.reset();

@@ -26,14 +26,10 @@ impl Ring {
             }
             if !wait {
                 s.release_all();
+            }
+            if !self.wait_for_more(wait)? {
                 return Ok(None);
             }
-            if self.breaker.is_set() {
-                self.consume_break();
-                return Ok(None);
-            }
-            let d = self.cfg.poll_duration;
-            self.wait_readable(d)?;
         };
         let mut header = self.header_of(&f);
         let Backend::Shm(s) = &self.backend else {
