@@ -202,6 +202,11 @@ impl Error {
         }
     }
 
+    /// For `map_err`: wraps a failed system call's error as [`Error::Syscall`] naming `call`.
+    pub(crate) fn syscall(call: &'static str) -> impl FnOnce(io::Error) -> Error {
+        move |source| Error::Syscall(SyscallError { call, source })
+    }
+
     /// Turns an `EPERM`/`EACCES` from `call` into [`Error::PermissionDenied`] naming `needs`,
     /// `ENODEV`/`ENXIO` into [`Error::NoSuchDevice`], and anything else into a
     /// [`SyscallError`].

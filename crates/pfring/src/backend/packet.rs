@@ -142,7 +142,7 @@ fn rx_socket(cfg: &RingConfig, send_only: bool, device: &str) -> Result<(PacketS
         return Ok((sock, RxRing::empty()));
     }
     sock.set_version(opt::TPACKET_V3)
-        .map_err(sys_err("setsockopt(PACKET_VERSION)"))?;
+        .map_err(Error::syscall("setsockopt(PACKET_VERSION)"))?;
     let req = ring_geometry(cfg.caplen, cfg.slots, cfg.ring_bytes, cfg.block_timeout_ms);
     let rx = RxRing::new(&sock, &req).map_err(|e| {
         if e.raw_os_error() == Some(libc::ENOMEM) {
@@ -172,10 +172,6 @@ fn sendmmsg_failure(e: std::io::Error) -> Option<Error> {
             source: e,
         })),
     }
-}
-
-fn sys_err(call: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Syscall(SyscallError { call, source })
 }
 
 /// Geometry of the RX ring for `slots` frames of `caplen` bytes (or `ring_bytes` in total).
@@ -339,7 +335,7 @@ impl PacketBackend {
                     Err(e)
                 }
             })
-            .map_err(sys_err("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
+            .map_err(Error::syscall("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
         // With RSS rehash the channel is chosen by the rehash prefix, not the NIC's queue.
         let rehash = self.rehash_queues.filter(|_| !self.channels.is_all());
         let combined = self
@@ -382,7 +378,7 @@ impl PacketBackend {
         }];
         self.sock
             .attach_filter(prog.as_deref().unwrap_or(&reject))
-            .map_err(sys_err("setsockopt(SO_ATTACH_FILTER)"))
+            .map_err(Error::syscall("setsockopt(SO_ATTACH_FILTER)"))
     }
 
     /// Turns RSS rehash on (`pfring_enable_rss_rehash`): reads the device's RX queue count;
@@ -394,7 +390,7 @@ impl PacketBackend {
                 backend: "packet",
             });
         };
-        let q = iface::rx_channels(name).map_err(sys_err("ioctl(ETHTOOL_GCHANNELS)"))?;
+        let q = iface::rx_channels(name).map_err(Error::syscall("ioctl(ETHTOOL_GCHANNELS)"))?;
         self.rehash_queues = Some(q);
         Ok(())
     }
@@ -444,7 +440,7 @@ impl PacketBackend {
                     0,
                     PACKET_FANOUT_HASH | FANOUT_FLAG_DEFRAG | FANOUT_FLAG_UNIQUEID,
                 )
-                .map_err(sys_err("setsockopt(PACKET_FANOUT, defrag)"))?;
+                .map_err(Error::syscall("setsockopt(PACKET_FANOUT, defrag)"))?;
             self.defrag_joined = true;
         }
         Ok(())
@@ -508,7 +504,7 @@ impl PacketBackend {
         if let crate::cluster::FanoutMode::Hash(prog) = &mode {
             self.sock
                 .set_fanout_cbpf(prog)
-                .map_err(sys_err("setsockopt(PACKET_FANOUT_DATA)"))?;
+                .map_err(Error::syscall("setsockopt(PACKET_FANOUT_DATA)"))?;
         }
         self.cluster = Some(crate::cluster::Membership { joined: true, ..m });
         Ok(())
@@ -521,7 +517,7 @@ impl PacketBackend {
         let (sock, rx) = rx_socket(cfg, self.send_only, name)?;
         if cfg.promisc && self.ifindex != 0 {
             sock.set_promisc(self.ifindex, true)
-                .map_err(sys_err("setsockopt(PACKET_ADD_MEMBERSHIP)"))?;
+                .map_err(Error::syscall("setsockopt(PACKET_ADD_MEMBERSHIP)"))?;
         }
         Ok((sock, rx))
     }
@@ -556,7 +552,7 @@ impl PacketBackend {
         if self.bound {
             self.sock
                 .bind(self.ifindex, ETH_P_ALL)
-                .map_err(sys_err("bind(AF_PACKET)"))?;
+                .map_err(Error::syscall("bind(AF_PACKET)"))?;
             self.join_private_defrag()?;
         }
         Ok(())
@@ -572,7 +568,7 @@ impl PacketBackend {
         let st = self
             .sock
             .statistics()
-            .map_err(sys_err("getsockopt(PACKET_STATISTICS)"))?;
+            .map_err(Error::syscall("getsockopt(PACKET_STATISTICS)"))?;
         self.kernel_drops += u64::from(st.tp_drops);
         self.kernel_seen += u64::from(st.tp_packets);
         Ok(())
@@ -596,7 +592,7 @@ impl PacketBackend {
             })?;
             if cfg.qdisc_bypass {
                 sock.set_qdisc_bypass(true)
-                    .map_err(sys_err("setsockopt(PACKET_QDISC_BYPASS)"))?;
+                    .map_err(Error::syscall("setsockopt(PACKET_QDISC_BYPASS)"))?;
             }
             let descriptors = iface::tx_descriptors(&name).ok().flatten();
             let slots = tx_slots(max_frame, descriptors);
@@ -607,16 +603,16 @@ impl PacketBackend {
             };
             let path = if ring {
                 sock.set_version(opt::TPACKET_V2)
-                    .map_err(sys_err("setsockopt(PACKET_VERSION)"))?;
+                    .map_err(Error::syscall("setsockopt(PACKET_VERSION)"))?;
                 TxPath::Ring(
                     TxRing::new(&sock, max_frame, slots)
-                        .map_err(sys_err("setsockopt(PACKET_TX_RING)/mmap"))?,
+                        .map_err(Error::syscall("setsockopt(PACKET_TX_RING)/mmap"))?,
                 )
             } else {
                 TxPath::Batch(TxBatch::new(max_frame, slots))
             };
             sock.bind(self.ifindex, 0)
-                .map_err(sys_err("bind(AF_PACKET, tx)"))?;
+                .map_err(Error::syscall("bind(AF_PACKET, tx)"))?;
             self.tx = Some(TxState {
                 sock,
                 path,
@@ -702,7 +698,7 @@ impl PacketBackend {
         if tx.has_free_slot() {
             return Ok(true);
         }
-        poll_out(tx.sock.as_fd(), timeout).map_err(sys_err("poll(POLLOUT)"))?;
+        poll_out(tx.sock.as_fd(), timeout).map_err(Error::syscall("poll(POLLOUT)"))?;
         if let TxPath::Batch(_) = tx.path {
             // The socket has room again: hand over what waits.
             tx.flush()?;
@@ -732,11 +728,11 @@ impl PacketBackend {
             });
         }
         if self.ts_sock.is_none() {
-            let sock = PacketSocket::new(0).map_err(sys_err("socket(AF_PACKET)"))?;
+            let sock = PacketSocket::new(0).map_err(Error::syscall("socket(AF_PACKET)"))?;
             sock.enable_tx_timestamps()
-                .map_err(sys_err("setsockopt(SO_TIMESTAMPING)"))?;
+                .map_err(Error::syscall("setsockopt(SO_TIMESTAMPING)"))?;
             sock.bind(self.ifindex, 0)
-                .map_err(sys_err("bind(AF_PACKET, timestamps)"))?;
+                .map_err(Error::syscall("bind(AF_PACKET, timestamps)"))?;
             self.ts_sock = Some(sock);
         }
         let sock = self.ts_sock.as_ref().expect("created above");
@@ -752,7 +748,7 @@ impl PacketBackend {
                 }),
             })?;
         sock.recv_tx_timestamp(std::time::Duration::from_secs(1))
-            .map_err(sys_err("recvmsg(MSG_ERRQUEUE)"))?
+            .map_err(Error::syscall("recvmsg(MSG_ERRQUEUE)"))?
             .ok_or(Error::NotSupported {
                 op: "send_get_time: the device reported no transmit timestamp",
                 backend: "packet",

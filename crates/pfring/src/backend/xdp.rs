@@ -90,10 +90,6 @@ pub struct XdpInfo {
     pub native: bool,
 }
 
-fn sys(call: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Syscall(SyscallError { call, source })
-}
-
 /// The program, map and link of one interface, shared by the process's rings on it.
 #[derive(Debug)]
 pub(crate) struct Attachment {
@@ -384,7 +380,8 @@ impl XdpBackend {
         };
         let rx_frames = cfg.slots.clamp(64, 32768).next_power_of_two();
         let tx_frames = (rx_frames / 4).clamp(64, 2048);
-        let umem = Umem::new(rx_frames + tx_frames, frame_size).map_err(sys("mmap(UMEM)"))?;
+        let umem =
+            Umem::new(rx_frames + tx_frames, frame_size).map_err(Error::syscall("mmap(UMEM)"))?;
         let sock = XskSocket::new().map_err(|e| {
             Error::from_os(
                 "socket(AF_XDP)",
@@ -405,7 +402,7 @@ impl XdpBackend {
         })?;
         let rings = sock
             .create_rings(rx_frames, tx_frames, rx_frames, tx_frames)
-            .map_err(sys("setsockopt(XDP_*_RING)/mmap"))?;
+            .map_err(Error::syscall("setsockopt(XDP_*_RING)/mmap"))?;
         let mut rx = XdpRx {
             umem,
             fill: rings.fill,
@@ -467,7 +464,7 @@ impl XdpBackend {
         if rx && !self.in_map {
             let a = lock(&self.attach);
             bpf::map_update_fd(a.map.as_fd(), self.queue, self.sock.as_fd())
-                .map_err(sys("bpf(BPF_MAP_UPDATE_ELEM, XSKMAP)"))?;
+                .map_err(Error::syscall("bpf(BPF_MAP_UPDATE_ELEM, XSKMAP)"))?;
             self.in_map = true;
         }
         Ok(())
@@ -480,7 +477,7 @@ impl XdpBackend {
             match bpf::map_delete(a.map.as_fd(), self.queue) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return Err(sys("bpf(BPF_MAP_DELETE_ELEM, XSKMAP)")(e)),
+                Err(e) => return Err(Error::syscall("bpf(BPF_MAP_DELETE_ELEM, XSKMAP)")(e)),
             }
             self.in_map = false;
         }
@@ -492,7 +489,7 @@ impl XdpBackend {
         let s = self
             .sock
             .statistics()
-            .map_err(sys("getsockopt(XDP_STATISTICS)"))?;
+            .map_err(Error::syscall("getsockopt(XDP_STATISTICS)"))?;
         Ok(s.rx_dropped + s.rx_ring_full + s.rx_invalid_descs)
     }
 
@@ -513,7 +510,8 @@ impl XdpBackend {
     ) -> Result<()> {
         let mut a = lock(&self.attach);
         let p = load_program(prog, a.map.as_fd())?;
-        bpf::link_update(a.link.as_fd(), p.as_fd()).map_err(sys("bpf(BPF_LINK_UPDATE)"))?;
+        bpf::link_update(a.link.as_fd(), p.as_fd())
+            .map_err(Error::syscall("bpf(BPF_LINK_UPDATE)"))?;
         a.filter = label;
         Ok(())
     }
@@ -574,20 +572,7 @@ impl XdpBackend {
     /// bounded batch per system call), at most a few hundred calls.
     fn kick(&mut self) -> Result<()> {
         self.tx_unkicked = 0;
-        if self.zero_copy {
-            // The driver sends on its own; a system call only when it asks for one.
-            if self.tx.needs_wakeup() {
-                self.sock.kick_tx().map_err(sys("sendto(AF_XDP)"))?;
-            }
-        } else {
-            // Copy mode sends in the system call, a bounded batch (32 frames) per call.
-            for _ in 0..512 {
-                self.sock.kick_tx().map_err(sys("sendto(AF_XDP)"))?;
-                if self.tx.in_flight() == 0 {
-                    break;
-                }
-            }
-        }
+        kick_tx(&self.sock, &mut self.tx, self.zero_copy, 512)?;
         self.reap_completions();
         Ok(())
     }
@@ -670,7 +655,7 @@ impl Attachment {
     /// `map[queue] = sock`: frames of `queue` go to `sock`.
     pub(crate) fn insert(&self, queue: u32, sock: BorrowedFd<'_>) -> Result<()> {
         bpf::map_update_fd(self.map.as_fd(), queue, sock)
-            .map_err(sys("bpf(BPF_MAP_UPDATE_ELEM, XSKMAP)"))
+            .map_err(Error::syscall("bpf(BPF_MAP_UPDATE_ELEM, XSKMAP)"))
     }
 
     /// Takes `queue` out of the map (best effort: also done when the socket closes).
@@ -705,6 +690,30 @@ impl Drop for XdpBackend {
         // right after on the same queue does not race with the socket's release.
         let _ = self.disable();
     }
+}
+
+/// Has the kernel take the descriptors published on `tx`. With zero copy the driver sends on
+/// its own: a system call only when it asks for one. Copy mode sends in the system call, a
+/// bounded batch (32 frames) per call: calls until none is in flight, at most `max_calls`.
+pub(crate) fn kick_tx(
+    sock: &XskSocket,
+    tx: &mut RingView<XdpDesc>,
+    zero_copy: bool,
+    max_calls: usize,
+) -> Result<()> {
+    if zero_copy {
+        if tx.needs_wakeup() {
+            sock.kick_tx().map_err(Error::syscall("sendto(AF_XDP)"))?;
+        }
+        return Ok(());
+    }
+    for _ in 0..max_calls {
+        sock.kick_tx().map_err(Error::syscall("sendto(AF_XDP)"))?;
+        if tx.in_flight() == 0 {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Binds zero-copy, else copy mode (with `shared`: in the mode of the socket owning the

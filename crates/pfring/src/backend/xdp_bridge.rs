@@ -15,9 +15,9 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::xdp::{Attachment, XdpMode, attachment, bind_with_retry, locked};
+use super::xdp::{Attachment, XdpMode, attachment, bind_with_retry, kick_tx, locked};
 use crate::device::DeviceSpec;
-use crate::error::{Error, Result, SyscallError};
+use crate::error::{Error, Result};
 use crate::ring::BreakHandle;
 use crate::sys::iface;
 use crate::sys::signal::Breaker;
@@ -76,10 +76,6 @@ pub struct XdpBridge {
     breaker: Arc<Breaker>,
 }
 
-fn sys(call: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Syscall(SyscallError { call, source })
-}
-
 /// The interface and queue of an `xdp:` device name.
 fn parse(dev: &str) -> Result<(String, u32)> {
     match dev.parse::<DeviceSpec>()? {
@@ -116,7 +112,7 @@ impl XdpBridge {
         }
         let n = slots.clamp(64, 16384).next_power_of_two();
         let size = 2 * n;
-        let umem = Umem::new(size, FRAME).map_err(sys("mmap(UMEM)"))?;
+        let umem = Umem::new(size, FRAME).map_err(Error::syscall("mmap(UMEM)"))?;
         let first = XskSocket::new().map_err(|e| {
             Error::from_os(
                 "socket(AF_XDP)",
@@ -154,7 +150,7 @@ impl XdpBridge {
             }
             let rings = sock
                 .create_rings(size, size, size, size)
-                .map_err(sys("setsockopt(XDP_*_RING)/mmap"))?;
+                .map_err(Error::syscall("setsockopt(XDP_*_RING)/mmap"))?;
             let mut fill = rings.fill;
             for i in base..base + n {
                 let _ = fill.push(u64::from(i) * u64::from(FRAME));
@@ -200,10 +196,10 @@ impl XdpBridge {
         // The sharing socket runs in the UMEM owner's mode.
         b_side.zero_copy = a_side.zero_copy;
         let epoll = EpollSet::new(&[a_side.sock.as_fd(), b_side.sock.as_fd()])
-            .map_err(sys("epoll_create1/epoll_ctl"))?;
+            .map_err(Error::syscall("epoll_create1/epoll_ctl"))?;
         Ok(XdpBridge {
             epoll,
-            breaker: Arc::new(Breaker::new().map_err(sys("eventfd"))?),
+            breaker: Arc::new(Breaker::new().map_err(Error::syscall("eventfd"))?),
             a: a_side,
             b: b_side,
             umem,
@@ -241,7 +237,7 @@ impl XdpBridge {
                 Some(self.breaker.eventfd().as_fd()),
                 Some(timeout),
             )
-            .map_err(sys("poll"))?;
+            .map_err(Error::syscall("poll"))?;
         }
         Ok(!self.breaker.is_set())
     }
@@ -262,7 +258,7 @@ impl XdpBridge {
             let k = side
                 .sock
                 .statistics()
-                .map_err(sys("getsockopt(XDP_STATISTICS)"))?;
+                .map_err(Error::syscall("getsockopt(XDP_STATISTICS)"))?;
             s.dropped += k.rx_dropped + k.rx_ring_full + k.rx_invalid_descs;
         }
         Ok(s)
@@ -307,22 +303,12 @@ fn pass(src: &mut Side, dst: &mut Side, max: usize, mask: u64, dropped: &mut u64
     }
     if n > 0 {
         dst.tx.publish();
-        if dst.zero_copy {
-            if dst.tx.needs_wakeup() {
-                dst.sock.kick_tx().map_err(sys("sendto(AF_XDP)"))?;
-            }
-        } else {
-            // Copy mode sends a bounded batch per call.
-            for _ in 0..1024 {
-                dst.sock.kick_tx().map_err(sys("sendto(AF_XDP)"))?;
-                if dst.tx.in_flight() == 0 {
-                    break;
-                }
-            }
-        }
+        kick_tx(&dst.sock, &mut dst.tx, dst.zero_copy, 1024)?;
     }
     if src.fill.needs_wakeup() {
-        src.sock.wakeup_rx().map_err(sys("recvfrom(AF_XDP)"))?;
+        src.sock
+            .wakeup_rx()
+            .map_err(Error::syscall("recvfrom(AF_XDP)"))?;
     }
     Ok(n)
 }

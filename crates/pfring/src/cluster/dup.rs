@@ -116,10 +116,6 @@ pub(crate) struct DupMembership {
     ino: u64,
 }
 
-fn sys(call: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Syscall(SyscallError { call, source })
-}
-
 /// The network namespace of the calling thread (its inode), 0 if unknown.
 fn netns() -> u64 {
     std::fs::metadata("/proc/thread-self/ns/net")
@@ -130,19 +126,19 @@ fn netns() -> u64 {
 /// Runs `f` on the member list of `path` under an exclusive lock, then writes it back
 /// (removing the file when the list is empty).
 fn with_list<R>(path: &PathBuf, f: impl FnOnce(&mut Vec<Entry>) -> Result<R>) -> Result<R> {
-    std::fs::create_dir_all(dir()).map_err(sys("mkdir(<runtime dir>/dup)"))?;
+    std::fs::create_dir_all(dir()).map_err(Error::syscall("mkdir(<runtime dir>/dup)"))?;
     let mut file = File::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(sys("open(ip-with-dup cluster list)"))?;
+        .map_err(Error::syscall("open(ip-with-dup cluster list)"))?;
     file.lock()
-        .map_err(sys("flock(ip-with-dup cluster list)"))?;
+        .map_err(Error::syscall("flock(ip-with-dup cluster list)"))?;
     let mut text = String::new();
     file.read_to_string(&mut text)
-        .map_err(sys("read(ip-with-dup cluster list)"))?;
+        .map_err(Error::syscall("read(ip-with-dup cluster list)"))?;
     let mut list: Vec<Entry> = text.lines().filter_map(Entry::parse).collect();
     let before = list.clone();
     let r = f(&mut list);
@@ -151,7 +147,7 @@ fn with_list<R>(path: &PathBuf, f: impl FnOnce(&mut Vec<Entry>) -> Result<R>) ->
         file.set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(text.as_bytes()))
-            .map_err(sys("write(ip-with-dup cluster list)"))?;
+            .map_err(Error::syscall("write(ip-with-dup cluster list)"))?;
         if list.is_empty() {
             let _ = std::fs::remove_file(path);
         }
@@ -199,8 +195,9 @@ fn refresh(list: &mut Vec<Entry>) -> Result<()> {
             None => prog.push(Insn::stmt(RET | K, 0)),
         }
         crate::filter::bpf::insn::validate(&prog)?;
-        s.attach_filter(&prog)
-            .map_err(sys("setsockopt(SO_ATTACH_FILTER, ip-with-dup cluster)"))?;
+        s.attach_filter(&prog).map_err(Error::syscall(
+            "setsockopt(SO_ATTACH_FILTER, ip-with-dup cluster)",
+        ))?;
     }
     Ok(())
 }
@@ -220,8 +217,12 @@ impl DupMembership {
         base: Option<Vec<Insn>>,
     ) -> Result<DupMembership> {
         let path = dir().join(format!("dup-{}-{id}", netns()));
-        let sock = sock.try_clone().map_err(sys("dup(AF_PACKET socket)"))?;
-        let ino = sock.inode().map_err(sys("fstat(AF_PACKET socket)"))?;
+        let sock = sock
+            .try_clone()
+            .map_err(Error::syscall("dup(AF_PACKET socket)"))?;
+        let ino = sock
+            .inode()
+            .map_err(Error::syscall("fstat(AF_PACKET socket)"))?;
         let me = Entry {
             pid: std::process::id() as i32,
             fd: sock.raw_fd(),
