@@ -23,6 +23,12 @@ pub struct ThreadCounters {
 }
 
 impl ThreadCounters {
+    /// Keeps its ring's statistics (read by the printer).
+    pub fn store_stats(&self, st: pfring::Stats) {
+        self.recv.store(st.recv, Ordering::Relaxed);
+        self.drop.store(st.drop, Ordering::Relaxed);
+    }
+
     fn sample(&self, elapsed: Duration) -> Sample {
         Sample {
             elapsed,
@@ -110,15 +116,11 @@ fn capture(
             ring.poll(poll)?;
         }
         if last_stats.elapsed() >= Duration::from_millis(100) || stop.load(Ordering::Relaxed) {
-            let st = ring.stats()?;
-            c.recv.store(st.recv, Ordering::Relaxed);
-            c.drop.store(st.drop, Ordering::Relaxed);
+            c.store_stats(ring.stats()?);
             last_stats = Instant::now();
         }
     }
-    let st = ring.stats()?;
-    c.recv.store(st.recv, Ordering::Relaxed);
-    c.drop.store(st.drop, Ordering::Relaxed);
+    c.store_stats(ring.stats()?);
     Ok(())
 }
 

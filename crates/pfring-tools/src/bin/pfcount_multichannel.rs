@@ -3,11 +3,12 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use pfring::{BreakHandle, Direction, RingBuilder};
+use pfring_tools::threads::ThreadCounters;
 use pfring_tools::{WIRE_OVERHEAD, format_numbers};
 
 const USAGE: &str = "pfcount_multichannel - (C) pfring-rs: count packets on every RX channel
@@ -91,20 +92,11 @@ fn parse_args() -> Result<Option<Opts>> {
     Ok(Some(o))
 }
 
-/// One channel's counters, written by its thread and read by the printer.
-#[derive(Debug, Default)]
-struct Channel {
-    pkts: AtomicU64,
-    bytes: AtomicU64,
-    recv: AtomicU64,
-    drop: AtomicU64,
-}
-
 fn capture(
     o: &Opts,
     ch: usize,
     mut ring: pfring::Ring,
-    c: &Channel,
+    c: &ThreadCounters,
     stop: &AtomicBool,
 ) -> Result<()> {
     if let Some(&core) = o.cores.get(ch) {
@@ -130,20 +122,21 @@ fn capture(
             ring.poll(Duration::from_millis(o.poll_ms.clamp(1, 100)))?;
         }
         if last_stats.elapsed() >= Duration::from_millis(250) {
-            let st = ring.stats()?;
-            c.recv.store(st.recv, Ordering::Relaxed);
-            c.drop.store(st.drop, Ordering::Relaxed);
+            c.store_stats(ring.stats()?);
             last_stats = Instant::now();
         }
     }
-    let st = ring.stats()?;
-    c.recv.store(st.recv, Ordering::Relaxed);
-    c.drop.store(st.drop, Ordering::Relaxed);
+    c.store_stats(ring.stats()?);
     Ok(())
 }
 
 /// The per-channel block and the aggregate line, PF_RING's layout.
-fn print_stats(chans: &[Channel], last: &mut [u64], elapsed: Duration, since_last: Duration) {
+fn print_stats(
+    chans: &[ThreadCounters],
+    last: &mut [u64],
+    elapsed: Duration,
+    since_last: Duration,
+) {
     let ms = elapsed.as_secs_f64() * 1000.0;
     let dms = since_last.as_secs_f64() * 1000.0;
     let mut out = String::new();
@@ -238,7 +231,7 @@ fn run(o: Opts) -> Result<()> {
     println!("# Device RX channels: {}", rings.len());
     println!("# Polling threads:    {}", rings.len());
     let _ = std::io::stdout().flush();
-    let chans: Vec<Channel> = rings.iter().map(|_| Channel::default()).collect();
+    let chans: Vec<ThreadCounters> = rings.iter().map(|_| ThreadCounters::default()).collect();
     let stop = AtomicBool::new(false);
     let start = Instant::now();
     std::thread::scope(|s| -> Result<()> {
