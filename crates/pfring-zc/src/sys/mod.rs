@@ -30,6 +30,16 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     /// Maps `len` bytes of `fd` shared, read-write, from offset 0.
     pub(crate) fn map_fd(fd: BorrowedFd<'_>, len: usize) -> io::Result<Self> {
+        Self::map_shared(len, libc::MAP_SHARED, fd.as_raw_fd())
+    }
+
+    /// An anonymous shared mapping (zero-filled), for in-process clusters and tests.
+    pub(crate) fn anonymous(len: usize) -> io::Result<Self> {
+        Self::map_shared(len, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1)
+    }
+
+    /// `mmap` of `len` bytes, read-write, with `flags`, of `fd` (-1: anonymous) from offset 0.
+    fn map_shared(len: usize, flags: libc::c_int, fd: libc::c_int) -> io::Result<Self> {
         if len == 0 {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
@@ -39,32 +49,8 @@ impl Mapping {
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ptr =
-            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
-        Ok(Mapping { ptr, len })
-    }
-
-    /// An anonymous shared mapping (zero-filled), for in-process clusters and tests.
-    pub(crate) fn anonymous(len: usize) -> io::Result<Self> {
-        if len == 0 {
-            return Err(io::Error::from(io::ErrorKind::InvalidInput));
-        }
-        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
+                flags,
+                fd,
                 0,
             )
         };

@@ -19,29 +19,12 @@ unsafe impl Send for Mmap {}
 unsafe impl Sync for Mmap {}
 
 impl Mmap {
-    /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED [| MAP_LOCKED], fd, 0)`.
+    /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED [| MAP_POPULATE], fd, 0)`.
     ///
     /// # Errors
     /// The OS error of `mmap(2)`.
     pub fn shared(fd: BorrowedFd<'_>, len: usize, populate: bool) -> io::Result<Self> {
-        let flags = libc::MAP_SHARED | if populate { libc::MAP_POPULATE } else { 0 };
-        // SAFETY: a fresh mapping at a kernel-chosen address; no existing memory is affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ptr =
-            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
-        Ok(Mmap { ptr, len })
+        Self::shared_at(fd, len, 0, populate)
     }
 
     /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED [| MAP_POPULATE], fd, offset)`: a

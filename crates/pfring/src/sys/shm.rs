@@ -294,28 +294,25 @@ impl ShmRing {
         unsafe { self.map.as_ptr().add(off).cast::<u32>().read_volatile() }
     }
 
-    fn put_u64_release(&self, off: usize, v: u64) {
-        // SAFETY: constant 8-aligned offset inside the header page, accessed atomically.
-        let a = unsafe {
+    /// The header word at `off`, shared with the peer and only accessed atomically.
+    fn header_u64(&self, off: usize) -> &std::sync::atomic::AtomicU64 {
+        // SAFETY: callers pass constant 8-aligned offsets inside the header page of the live
+        // mapping (borrowed with `self`); the word is only accessed through atomics.
+        unsafe {
             &*self
                 .map
                 .as_ptr()
                 .add(off)
                 .cast::<std::sync::atomic::AtomicU64>()
-        };
-        a.store(v, Ordering::Release);
+        }
+    }
+
+    fn put_u64_release(&self, off: usize, v: u64) {
+        self.header_u64(off).store(v, Ordering::Release);
     }
 
     fn get_u64_acquire(&self, off: usize) -> u64 {
-        // SAFETY: constant 8-aligned offset inside the header page, accessed atomically.
-        let a = unsafe {
-            &*self
-                .map
-                .as_ptr()
-                .add(off)
-                .cast::<std::sync::atomic::AtomicU64>()
-        };
-        a.load(Ordering::Acquire)
+        self.header_u64(off).load(Ordering::Acquire)
     }
 }
 
