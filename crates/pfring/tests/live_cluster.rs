@@ -61,6 +61,16 @@ fn cluster_rings(dev: &str, n: usize, id: u16, ty: ClusterType) -> Vec<Ring> {
 /// Receives from every ring until `n` frames arrived in total or `timeout` passed, then
 /// waits a little for extra (duplicate) frames. Returns the sequence numbers per ring.
 fn collect(rings: &mut [Ring], n: usize, timeout: Duration) -> Vec<Vec<u64>> {
+    collect_by(rings, n, timeout, seq_of)
+}
+
+/// As [`collect`], with `seq` reading each frame's sequence number.
+fn collect_by(
+    rings: &mut [Ring],
+    n: usize,
+    timeout: Duration,
+    seq: fn(&[u8]) -> u64,
+) -> Vec<Vec<u64>> {
     let mut got = vec![Vec::new(); rings.len()];
     let deadline = Instant::now() + timeout;
     let mut settle: Option<Instant> = None;
@@ -68,7 +78,7 @@ fn collect(rings: &mut [Ring], n: usize, timeout: Duration) -> Vec<Vec<u64>> {
         let mut any = false;
         for (k, r) in rings.iter_mut().enumerate() {
             while let Some(p) = r.recv(false).expect("recv") {
-                got[k].push(seq_of(p.data()));
+                got[k].push(seq(p.data()));
                 any = true;
             }
         }
@@ -304,31 +314,9 @@ fn reference_hash(frame: &[u8], ty: ClusterType) -> ClusterHash {
     p.cluster_hash(ty)
 }
 
-/// Receives from every ring until `n` frames arrived or `timeout` passed (then a short
-/// wait for extra frames); returns the frames' tail sequence numbers per ring.
+/// [`collect`] by the frames' tail sequence numbers.
 fn collect_tail(rings: &mut [Ring], n: usize, timeout: Duration) -> Vec<Vec<u64>> {
-    let mut got = vec![Vec::new(); rings.len()];
-    let deadline = Instant::now() + timeout;
-    let mut settle: Option<Instant> = None;
-    loop {
-        let mut any = false;
-        for (k, r) in rings.iter_mut().enumerate() {
-            while let Some(p) = r.recv(false).expect("recv") {
-                got[k].push(tail_seq(p.data()));
-                any = true;
-            }
-        }
-        let total: usize = got.iter().map(Vec::len).sum();
-        if total >= n && settle.is_none() {
-            settle = Some(Instant::now() + Duration::from_millis(200));
-        }
-        if settle.is_some_and(|s| Instant::now() >= s) || Instant::now() >= deadline {
-            return got;
-        }
-        if !any {
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
+    collect_by(rings, n, timeout, tail_seq)
 }
 
 #[test]
