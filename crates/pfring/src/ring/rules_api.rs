@@ -81,6 +81,8 @@ impl RingRules {
         if !self.active {
             return true;
         }
+        // Parsed for the payload search; the rules below reuse it.
+        let mut parsed = None;
         if let Some(pattern) = &self.payload_search {
             let (p, _) = ParsedPacket::parse(data, 4);
             if !crate::filter::rules::payload_matches(&p, data, pattern) {
@@ -89,6 +91,7 @@ impl RingRules {
             if !self.rules_active {
                 return true;
             }
+            parsed = Some(p);
         }
         // The ring puts a tag the kernel stripped back into the bytes (when there is room).
         let reinserted = f.vlan_tci.is_some_and(|tci| {
@@ -112,7 +115,7 @@ impl RingRules {
                 return true;
             }
         }
-        let (mut p, _) = ParsedPacket::parse(data, 4);
+        let mut p = parsed.unwrap_or_else(|| ParsedPacket::parse(data, 4).0);
         if let Some(tci) = f.vlan_tci
             && !reinserted
         {
